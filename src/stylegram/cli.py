@@ -1,0 +1,223 @@
+"""The command line: `stylegram CONTENT STYLE -o OUT [options]`, `stylegram demo`.
+
+Flags for the algorithm are generated from the Options dataclass; this module adds only what is about
+files and the terminal (output, progress, report). User errors become one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import sys
+import time
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import PIL
+import torch
+from tqdm import tqdm
+
+from . import __version__
+from .errors import StylegramError
+from .files import write_json
+from .images import output_format, save_image, to_image
+from .optimize import Iterate, StyleTransfer
+from .options import INITS, Options
+
+PROG = "stylegram"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage + message
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _comma(kind: type) -> Any:
+    def parse(text: str) -> tuple:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        try:
+            return tuple(kind(p) for p in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, got {text!r}") from None
+    parse.__name__ = f"list of {kind.__name__}"
+    return parse
+
+
+def _scalar(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_option_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """One flag per Options field: --content-weight for content_weight, with the field's help and default."""
+    hints = typing.get_type_hints(Options)
+    for f in dataclasses.fields(Options):
+        if f.name in skip:
+            continue
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        if hint in (int, float):
+            kind = _scalar(hint)
+        elif float in [a for arg in args for a in typing.get_args(arg)] or (args and args[0] is float):
+            kind = _comma(float)
+        elif args and args[0] is str and len(args) == 2 and args[1] is Ellipsis:
+            kind = _comma(str)
+        else:
+            kind = str
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=argparse.SUPPRESS,
+            choices=f.metadata.get("choices"), help=f"{f.metadata['help']} (default: {shown})",
+        )
+
+
+def options_from_args(ns: argparse.Namespace, base: Options | None = None) -> Options:
+    names = {f.name for f in dataclasses.fields(Options)}
+    given = {k: v for k, v in vars(ns).items() if k in names}
+    return (base or Options()).replace(**given) if given else (base or Options())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015). "
+        "Also: `stylegram demo` runs on bundled images.",
+    )
+    p.add_argument("content", help="the photo (any image Pillow reads)")
+    p.add_argument("style", help="the painting")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
+    add_option_flags(p)
+    add_output_flags(p)
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return p
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--print-every", type=_scalar(int), default=0, metavar="N", help="print losses every N iterations")
+    p.add_argument("--save-every", type=_scalar(int), default=0, metavar="N",
+                   help="save the image every N iterations next to OUT (OUT_stem.iterNNNN.ext)")
+    p.add_argument("--report", metavar="FILE.json", help="write options, loss trace, final losses, timings")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve() or (Path(b).exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_output(output: str, inputs: Sequence[str | os.PathLike]) -> None:
+    """Refuse before any work: unknown format, or a path that is one of the inputs."""
+    output_format(output)
+    for name in inputs:
+        if isinstance(name, (str, os.PathLike)) and _same_file(output, name):
+            raise StylegramError(f"output {output} is also an input; choose another name (inputs are never "
+                                 "overwritten)")
+    if Path(output).is_dir():
+        raise StylegramError(f"output {output} is a directory")
+
+
+def _intermediate_path(output: str, iteration: int) -> Path:
+    out = Path(output)
+    return out.with_name(f"{out.stem}.iter{iteration:04d}{out.suffix}")
+
+
+def versions() -> dict[str, str]:
+    return {"stylegram": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "pillow": PIL.__version__, "numpy": np.__version__}
+
+
+def run_transfer(
+    content: Any, style: Any, output: str, options: Options, *, print_every: int = 0, save_every: int = 0,
+    report: str | None = None, quiet: bool = False, inputs: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Everything a command-line run does: transfer with a progress bar, save atomically, write the report."""
+    for flag, v in (("--print-every", print_every), ("--save-every", save_every)):
+        if v < 0:
+            raise StylegramError(f"{flag} must be >= 0, got {v}")
+    check_output(output, [*inputs, *(([options.init]) if options.init not in INITS else [])])
+    if report:
+        if Path(report).suffix.lower() != ".json":
+            raise StylegramError(f"--report {report}: the report file must end in .json")
+        check_output_json(report, [*inputs, output])
+    t0 = time.perf_counter()
+    transfer = StyleTransfer(content, style, options)
+    trace: list[dict[str, float]] = []
+    bar = tqdm(total=options.iterations, desc=PROG, unit="it", disable=quiet, dynamic_ncols=True)
+
+    def callback(it: Iterate) -> None:
+        loss = it.losses
+        trace.append({"iteration": it.iteration, "seconds": round(it.seconds, 4), **_rounded(loss.as_dict())})
+        bar.update(1)
+        bar.set_postfix(content=f"{loss.content:.3g}", style=f"{loss.style:.3g}", total=f"{loss.total:.4g}",
+                        refresh=False)
+        if print_every and it.iteration % print_every == 0:
+            bar.write(f"iteration {it.iteration}/{it.iterations}: content {loss.content:.4g} "
+                      f"style {loss.style:.4g} total {loss.total:.4g} ({it.seconds:.1f} s)")
+        if save_every and it.iteration % save_every == 0:
+            save_image(it.image(), _intermediate_path(output, it.iteration))
+
+    try:
+        x = transfer.run(callback)
+    finally:
+        bar.close()
+    path = save_image(to_image(x), output)
+    final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
+    seconds = time.perf_counter() - t0
+    data = {
+        "options": options.to_dict(), "content": _describe(content), "style": _describe(style),
+        "output": str(path), "size": list(transfer.content_image.size), "trace": trace,
+        "final": _rounded(final.as_dict()), "seconds": round(seconds, 3), "device": str(transfer.device),
+        "threads": torch.get_num_threads(), "versions": versions(),
+    }
+    if report:
+        write_json(report, data)
+    return data
+
+
+def check_output_json(path: str, inputs: Sequence[Any]) -> None:
+    for name in inputs:
+        if isinstance(name, (str, os.PathLike)) and _same_file(path, name):
+            raise StylegramError(f"--report {path} is also an input or the output")
+
+
+def _describe(x: Any) -> str:
+    return str(x) if isinstance(x, (str, os.PathLike)) else type(x).__name__
+
+
+def _rounded(d: dict[str, float]) -> dict[str, float]:
+    return {k: float(f"{v:.6g}") for k, v in d.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "demo":
+            from .demo import main as demo_main
+            return demo_main(argv[1:])
+        ns = build_parser().parse_args(argv)
+        options = options_from_args(ns)
+        data = run_transfer(ns.content, ns.style, ns.output, options, print_every=ns.print_every,
+                            save_every=ns.save_every, report=ns.report, quiet=ns.quiet,
+                            inputs=[ns.content, ns.style])
+        print(f"wrote {data['output']} ({data['seconds']:.1f} s)")
+        return 0
+    except StylegramError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,81 @@
+"""The losses of Gatys, Ecker & Bethge (2015), named and numbered as in the paper.
+
+F is a layer's response to the generated image x, reshaped N_l x M_l (filters x positions); P the same for
+the photo p; G and A the Gram matrices of x and of the painting a.
+
+Normalisation (``normalization``):
+- ``"paper"``: eq. 1 exactly, L_content = 1/2 sum (F - P)^2. It grows with the number of positions M_l, so
+  the balance alpha/beta that looks right at 256 px leans towards content at 1024 px.
+- ``"mean"`` (default): L_content = 1/2 sum (F - P)^2 / (N_l M_l). Eq. 4 already divides by N_l^2 M_l^2 and
+  is left as written. Both terms are then averages that do not depend on the image size, and
+  alpha_paper / beta_paper = (alpha_mean / beta_mean) / (N_l M_l) at the content layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+NORMALIZATIONS = ("mean", "paper")
+
+
+def gram(F: torch.Tensor) -> torch.Tensor:
+    """Eq. 3: G_ij = sum_k F_ik F_jk, for F of shape (B, N, H, W) -> (B, N, N). Always in fp32."""
+    b, n = F.shape[:2]
+    Fm = F.reshape(b, n, -1).float()
+    return Fm @ Fm.transpose(1, 2)
+
+
+def content_loss(F: torch.Tensor, P: torch.Tensor, normalization: str = "mean") -> torch.Tensor:
+    """Eq. 1: 1/2 sum (F - P)^2 ("paper"), or that divided by N_l M_l ("mean")."""
+    diff = F.float() - P.float()
+    loss = 0.5 * diff.pow(2).sum()
+    if normalization == "mean":
+        loss = loss / diff[0].numel()
+    return loss
+
+
+def layer_style_loss(G: torch.Tensor, A: torch.Tensor, N: int, M: int) -> torch.Tensor:
+    """Eq. 4: E_l = sum (G - A)^2 / (4 N^2 M^2); computed as ((G - A) / (N M))^2 to stay well scaled."""
+    return ((G - A) / (N * M)).pow(2).sum() / 4
+
+
+def style_loss(
+    features: Mapping[str, torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float],
+) -> torch.Tensor:
+    """Eq. 5: L_style = sum_l w_l E_l, with A^l = targets[l] (the painting's Gram matrices)."""
+    total = torch.zeros((), device=next(iter(features.values())).device)
+    for name, w in layer_weights.items():
+        F = features[name]
+        N, M = F.shape[1], F.shape[2] * F.shape[3]
+        total = total + w * layer_style_loss(gram(F), targets[name], N, M)
+    return total
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels (smooths high-frequency noise)."""
+    dx = x[..., :, 1:] - x[..., :, :-1]
+    dy = x[..., 1:, :] - x[..., :-1, :]
+    return dx.float().pow(2).mean() + dy.float().pow(2).mean()
+
+
+def total_loss(
+    content: torch.Tensor, style: torch.Tensor, alpha: float, beta: float, tv: torch.Tensor | None = None,
+    tv_weight: float = 0.0,
+) -> torch.Tensor:
+    """Eq. 7: alpha L_content + beta L_style (+ tv_weight L_tv, not in the paper; 0 by default)."""
+    loss = alpha * content + beta * style
+    if tv is not None and tv_weight:
+        loss = loss + tv_weight * tv
+    return loss
+
+
+def content_losses(
+    features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor], layers: Sequence[str],
+    normalization: str = "mean",
+) -> torch.Tensor:
+    """Eq. 1 summed over the content layers (the paper uses one, conv4_2)."""
+    return sum(content_loss(features[n], targets[n], normalization) for n in layers)  # type: ignore[return-value]

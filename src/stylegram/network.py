@@ -1,0 +1,95 @@
+"""VGG-19 feature extractor with the paper's layer names, avg/max pooling and an early stop."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import StylegramError
+from .weights import NORMALISED_CONV_KEYS, load_state_dict
+
+# Blocks of VGG-19: convs per block; a pool follows each block.
+_BLOCKS = (2, 2, 4, 4, 4)
+CONV_LAYERS: tuple[str, ...] = tuple(
+    f"conv{b + 1}_{i + 1}" for b, n in enumerate(_BLOCKS) for i in range(n)
+)
+DEFAULT_CONTENT_LAYERS = ("conv4_2",)
+DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+
+def check_layers(names: Iterable[str]) -> None:
+    for name in names:
+        if name not in CONV_LAYERS:
+            raise StylegramError(f"unknown layer {name!r}; known: {', '.join(CONV_LAYERS)}")
+
+
+class VGG19(nn.Module):
+    """The 16 conv layers of VGG-19 plus the 1x1 preprocessing conv of the normalised file.
+
+    Input: RGB in [0, 1], shape (B, 3, H, W). `forward(x, layers)` returns {name: rectified output} for the
+    requested layers (the paper's "conv4_2" response is the one after its ReLU) and stops after the deepest.
+    Padding is by reflection, as the normalised weights were made for.
+    """
+
+    def __init__(self, state: dict[str, torch.Tensor] | None = None, pooling: str = "avg") -> None:
+        super().__init__()
+        if pooling not in ("avg", "max"):
+            raise StylegramError(f"pooling must be avg or max, not {pooling!r}")
+        self.pooling = pooling
+        state = load_state_dict() if state is None else state
+        self.preprocess = nn.Conv2d(3, 3, 1)
+        self.preprocess.weight.data.copy_(state["0.weight"])
+        self.preprocess.bias.data.copy_(state["0.bias"])
+        self.convs = nn.ModuleList()
+        for key in NORMALISED_CONV_KEYS:
+            w = state[f"{key}.weight"]
+            conv = nn.Conv2d(w.shape[1], w.shape[0], 3)
+            conv.weight.data.copy_(w)
+            conv.bias.data.copy_(state[f"{key}.bias"])
+            self.convs.append(conv)
+        self.requires_grad_(False)
+        self.eval()
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        # ceil_mode keeps odd-sized maps from losing their last row/column
+        if self.pooling == "max":
+            return F.max_pool2d(x, 2, 2, ceil_mode=True)
+        return F.avg_pool2d(x, 2, 2, ceil_mode=True)
+
+    def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+        wanted = set(layers)
+        check_layers(wanted)
+        deepest = max(CONV_LAYERS.index(n) for n in wanted)
+        feats: dict[str, torch.Tensor] = {}
+        h = self.preprocess(x)
+        idx = 0
+        for block, n in enumerate(_BLOCKS):
+            if block:
+                h = self._pool(h)
+            for _ in range(n):
+                # reflection needs 2+ pixels; a map squeezed to 1 pixel wide falls back to replicate
+                mode = "reflect" if min(h.shape[-2:]) > 1 else "replicate"
+                h = F.relu(self.convs[idx](F.pad(h, (1, 1, 1, 1), mode=mode)))
+                name = CONV_LAYERS[idx]
+                if name in wanted:
+                    feats[name] = h
+                if idx == deepest:
+                    return feats
+                idx += 1
+        return feats  # unreachable: deepest is always found
+
+
+@functools.lru_cache(maxsize=2)
+def _state(weights: str, sha256: str | None) -> dict[str, torch.Tensor]:
+    return load_state_dict(weights, sha256)
+
+
+def load_vgg19(
+    weights: str = "bundled", sha256: str | None = None, pooling: str = "avg", device: str = "cpu"
+) -> VGG19:
+    """A ready VGG19 on `device`; the state_dict is read once per process and source."""
+    return VGG19(_state(weights, sha256), pooling).to(device)

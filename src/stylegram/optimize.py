@@ -1,0 +1,166 @@
+"""The optimisation of the image x (eq. 7) by L-BFGS or Adam. Reports through a callback, never prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+
+from .errors import StylegramError
+from .images import ImageLike, load_image, resize_long_side, to_image, to_tensor
+from .losses import content_losses, gram, style_loss, total_loss, tv_loss
+from .network import VGG19, load_vgg19
+from .options import INITS, Options
+
+NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
+
+
+@dataclass
+class Losses:
+    content: float
+    style: float
+    tv: float
+    total: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"content": self.content, "style": self.style, "tv": self.tv, "total": self.total}
+
+
+@dataclass
+class Iterate:
+    """One step of the optimisation as passed to the callback. `image()` renders x only when asked."""
+
+    iteration: int
+    iterations: int
+    seconds: float
+    losses: Losses
+    x: torch.Tensor = field(repr=False)
+
+    def image(self) -> Image.Image:
+        return to_image(self.x)
+
+
+# The callback may return True to stop early (e.g. a user pressed stop in the web page).
+Callback = Callable[[Iterate], "bool | None"]
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; asking for an absent device is an error, not a fallback."""
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise StylegramError("--device cuda: no CUDA device is available on this machine")
+    if device == "mps" and not has_mps:
+        raise StylegramError("--device mps: no Apple MPS device is available on this machine")
+    return torch.device(device)
+
+
+class StyleTransfer:
+    """Holds the network and the targets (P for the photo, A for the painting) for one content/style pair."""
+
+    def __init__(self, content: ImageLike, style: ImageLike, options: Options | None = None) -> None:
+        self.options = opts = options or Options()
+        self.device = resolve_device(opts.device)
+        content_img = resize_long_side(load_image(content, "content"), opts.size)
+        style_long = max(1, round(opts.size * opts.style_scale))
+        style_img = resize_long_side(load_image(style, "style"), style_long)
+        self.content_image, self.style_image = content_img, style_img
+        self.p = to_tensor(content_img).to(self.device)
+        self.a = to_tensor(style_img).to(self.device)
+        self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
+        self.layer_weights = opts.layer_weights()
+        self.layers = tuple(dict.fromkeys(opts.content_layers + opts.style_layers))
+        with torch.no_grad():
+            self.P = self.net(self.p, opts.content_layers)
+            style_feats = self.net(self.a, opts.style_layers)
+            self.A = {n: gram(f) for n, f in style_feats.items()}
+
+    def initial_image(self) -> torch.Tensor:
+        opts = self.options
+        if opts.init == "noise":
+            gen = torch.Generator().manual_seed(opts.seed)
+            x = 0.5 + NOISE_STD * torch.randn(self.p.shape, generator=gen)
+        elif opts.init == "content":
+            x = self.p.clone()
+        else:
+            img = self.style_image if opts.init == "style" else load_image(opts.init, "init")
+            x = to_tensor(img.resize(self.content_image.size, Image.Resampling.LANCZOS))
+        return x.to(self.device)
+
+    def losses(self, x: torch.Tensor) -> tuple[torch.Tensor, Losses]:
+        """Eq. 7 at x, with the parts as floats."""
+        opts = self.options
+        feats = self.net(x, self.layers)
+        lc = content_losses(feats, self.P, opts.content_layers, opts.normalization)
+        ls = style_loss(feats, self.A, self.layer_weights)
+        ltv = tv_loss(x) if opts.tv_weight else torch.zeros((), device=x.device)
+        loss = total_loss(lc, ls, opts.content_weight, opts.style_weight, ltv, opts.tv_weight)
+        return loss, Losses(*(float(t.detach()) for t in (lc, ls, ltv, loss)))
+
+    @torch.no_grad()
+    def evaluate(self, image: ImageLike) -> Losses:
+        """The losses of a finished image (e.g. as saved: clamped and quantised), at the content's size."""
+        img = load_image(image)
+        if img.size != self.content_image.size:
+            img = img.resize(self.content_image.size, Image.Resampling.LANCZOS)
+        return self.losses(to_tensor(img).to(self.device))[1]
+
+    def run(self, callback: Callback | None = None) -> torch.Tensor:
+        """Optimise x for options.iterations steps (fewer if the callback asks to stop); return x."""
+        opts = self.options
+        x = self.initial_image().requires_grad_(True)
+        if opts.optimizer == "lbfgs":
+            # max_iter=1 per step() call: one function evaluation per iteration, history kept in the state
+            opt: torch.optim.Optimizer = torch.optim.LBFGS(
+                [x], lr=1, max_iter=1, history_size=100, tolerance_grad=0, tolerance_change=0
+            )
+        else:
+            opt = torch.optim.Adam([x], lr=opts.lr)
+        current: list[Losses] = []  # the losses of each evaluation within one step
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            loss, parts = self.losses(x)
+            loss.backward()
+            current.append(parts)
+            return loss
+
+        start = time.perf_counter()
+        for i in range(1, opts.iterations + 1):
+            current.clear()
+            opt.step(closure)
+            if opts.optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)  # projected gradient: Adam's steps may leave the valid range
+            if callback is not None:
+                it = Iterate(i, opts.iterations, time.perf_counter() - start, current[0], x.detach())
+                if callback(it):
+                    break
+        return x.detach()
+
+
+def stylize(
+    content: ImageLike,
+    style: ImageLike,
+    options: Options | None = None,
+    callback: Callback | None = None,
+    **overrides: object,
+) -> Image.Image:
+    """Paint `content` in the style of `style` (paths, PIL images or HxWx3 uint8 arrays) and return the image.
+
+    `overrides` replace single fields of `options`, e.g. ``stylize(a, b, size=256, iterations=100)``.
+    """
+    options = options or Options()
+    if overrides:
+        unknown = set(overrides) - set(options.to_dict())
+        if unknown:
+            raise StylegramError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        options = options.replace(**overrides)
+    if options.init not in INITS:
+        load_image(options.init, "init")  # fail before the network loads, not after
+    transfer = StyleTransfer(content, style, options)
+    return to_image(transfer.run(callback))

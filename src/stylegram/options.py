@@ -1,0 +1,119 @@
+"""Everything a user can set, in one dataclass with the paper's defaults. The CLI is generated from it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import StylegramError
+from .losses import NORMALIZATIONS
+from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_layers
+
+OPTIMIZERS = ("lbfgs", "adam")
+POOLINGS = ("avg", "max")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+INITS = ("noise", "content", "style")
+
+
+def _opt(default: Any, help: str, **meta: Any) -> Any:
+    """A dataclass field carrying its CLI help (and choices/metavar) so options live in one place."""
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class Options:
+    """Settings of one style transfer. Defaults follow Gatys et al. 2015 where the paper gives one."""
+
+    size: int = _opt(512, "long side of the output in pixels")
+    style_scale: float = _opt(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)")
+    iterations: int = _opt(500, "optimiser iterations (L-BFGS: one function evaluation each)")
+    optimizer: str = _opt("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
+    lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)")
+    content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)")
+    style_weight: float = _opt(10.0, "beta of eq. 7")
+    tv_weight: float = _opt(0.0, "total-variation weight (not in the paper; 0 = off)")
+    content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "comma-separated content layers")
+    style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "comma-separated style layers")
+    style_layer_weights: tuple[float, ...] | None = _opt(
+        None, "comma-separated w_l of eq. 5, one per style layer; normalised to sum 1 (default: equal)"
+    )
+    init: str = _opt("noise", "start image: noise (paper), content, style, or an image PATH")
+    seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)")
+    pooling: str = _opt("avg", "VGG pooling: avg (the paper's choice) or max", choices=POOLINGS)
+    normalization: str = _opt(
+        "mean", "loss scale: mean (size-independent) or paper (eq. 1 as written)", choices=NORMALIZATIONS
+    )
+    device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path")
+    weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights")
+
+    def __post_init__(self) -> None:
+        self.content_layers = tuple(self.content_layers)
+        self.style_layers = tuple(self.style_layers)
+        if self.style_layer_weights is not None:
+            self.style_layer_weights = tuple(float(w) for w in self.style_layer_weights)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise StylegramError naming the first bad setting."""
+        for name in ("size", "iterations"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise StylegramError(f"--{_flag(name)} must be a positive integer, got {v!r}")
+        for name in ("style_scale", "lr"):
+            v = getattr(self, name)
+            if not _finite(v) or v <= 0:
+                raise StylegramError(f"--{_flag(name)} must be a positive number, got {v!r}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            v = getattr(self, name)
+            if not _finite(v) or v < 0:
+                raise StylegramError(f"--{_flag(name)} must be a finite number >= 0, got {v!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise StylegramError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        for name, choices in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS),
+                              ("normalization", NORMALIZATIONS), ("device", DEVICES)):
+            if getattr(self, name) not in choices:
+                got = getattr(self, name)
+                raise StylegramError(f"--{_flag(name)} must be one of {', '.join(choices)}, got {got!r}")
+        if not self.content_layers:
+            raise StylegramError("--content-layers needs at least one layer")
+        if not self.style_layers:
+            raise StylegramError("--style-layers needs at least one layer")
+        check_layers(self.content_layers)
+        check_layers(self.style_layers)
+        if len(set(self.style_layers)) != len(self.style_layers):
+            raise StylegramError("--style-layers lists a layer twice")
+        if self.style_layer_weights is not None:
+            w = self.style_layer_weights
+            if len(w) != len(self.style_layers):
+                raise StylegramError(
+                    f"--style-layer-weights has {len(w)} values for {len(self.style_layers)} style layers"
+                )
+            if any(not _finite(x) or x < 0 for x in w) or sum(w) <= 0:
+                raise StylegramError("--style-layer-weights must be finite, >= 0 and not all zero")
+        if not isinstance(self.init, str) or not self.init:
+            raise StylegramError("--init must be noise, content, style or an image path")
+
+    def layer_weights(self) -> dict[str, float]:
+        """The w_l of eq. 5 by layer name, summing to 1 (the paper: 1/5 each on conv1_1 ... conv5_1)."""
+        w = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        s = sum(w)
+        return {name: x / s for name, x in zip(self.style_layers, w, strict=True)}
+
+    def replace(self, **changes: Any) -> Options:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
