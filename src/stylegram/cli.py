@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="Paint a photo in the style of a painting (Gatys, Ecker & Bethge 2015). "
-        "Also: `stylegram demo` runs on bundled images.",
+        "Also: `stylegram demo` (bundled images) and `stylegram reproduce WHAT` (the paper's figures).",
     )
     p.add_argument("content", help="the photo (any image Pillow reads)")
     p.add_argument("style", help="the painting")
@@ -208,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "demo":
             from .demo import main as demo_main
             return demo_main(argv[1:])
+        if argv and argv[0] == "reproduce":
+            from .reproduce import main as reproduce_main
+            return reproduce_main(argv[1:])
         ns = build_parser().parse_args(argv)
         options = options_from_args(ns)
         data = run_transfer(ns.content, ns.style, ns.output, options, print_every=ns.print_every,

@@ -73,7 +73,8 @@ class StyleTransfer:
         self.a = to_tensor(style_img).to(self.device)
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.layer_weights = opts.layer_weights()
-        self.layers = tuple(dict.fromkeys(opts.content_layers + opts.style_layers))
+        if not opts.content_weight and not opts.style_weight:
+            raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
         with torch.no_grad():
             self.P = self.net(self.p, opts.content_layers)
             style_feats = self.net(self.a, opts.style_layers)
@@ -91,12 +92,19 @@ class StyleTransfer:
             x = to_tensor(img.resize(self.content_image.size, Image.Resampling.LANCZOS))
         return x.to(self.device)
 
-    def losses(self, x: torch.Tensor) -> tuple[torch.Tensor, Losses]:
-        """Eq. 7 at x, with the parts as floats."""
+    def losses(self, x: torch.Tensor, full: bool = False) -> tuple[torch.Tensor, Losses]:
+        """Eq. 7 at x, with the parts as floats.
+
+        A term whose weight is 0 is skipped (so a content-only run at conv2_1 stops the network there)
+        unless `full` asks for every part, as the final evaluation does.
+        """
         opts = self.options
-        feats = self.net(x, self.layers)
-        lc = content_losses(feats, self.P, opts.content_layers, opts.normalization)
-        ls = style_loss(feats, self.A, self.layer_weights)
+        want_c, want_s = full or opts.content_weight > 0, full or opts.style_weight > 0
+        layers = (opts.content_layers if want_c else ()) + (opts.style_layers if want_s else ())
+        feats = self.net(x, dict.fromkeys(layers))
+        zero = torch.zeros((), device=x.device)
+        lc = content_losses(feats, self.P, opts.content_layers, opts.normalization) if want_c else zero
+        ls = style_loss(feats, self.A, self.layer_weights) if want_s else zero
         ltv = tv_loss(x) if opts.tv_weight else torch.zeros((), device=x.device)
         loss = total_loss(lc, ls, opts.content_weight, opts.style_weight, ltv, opts.tv_weight)
         return loss, Losses(*(float(t.detach()) for t in (lc, ls, ltv, loss)))
@@ -107,7 +115,7 @@ class StyleTransfer:
         img = load_image(image)
         if img.size != self.content_image.size:
             img = img.resize(self.content_image.size, Image.Resampling.LANCZOS)
-        return self.losses(to_tensor(img).to(self.device))[1]
+        return self.losses(to_tensor(img).to(self.device), full=True)[1]
 
     def run(self, callback: Callback | None = None) -> torch.Tensor:
         """Optimise x for options.iterations steps (fewer if the callback asks to stop); return x."""

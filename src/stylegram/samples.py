@@ -6,11 +6,18 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-# Ultramarine night, cobalt, turquoise, cadmium yellow and orange, lead white, near-black outline.
-PALETTE = np.array([
-    (20, 34, 92), (35, 70, 160), (60, 120, 200), (70, 160, 170),
-    (240, 200, 40), (235, 140, 30), (245, 240, 215), (15, 20, 35),
-], dtype=np.float64)
+# Eight colours each, in the roles: deep, mid, light, accent ground, hot 1, hot 2, highlight, outline.
+PALETTES = {
+    # ultramarine night, cobalt, turquoise, cadmium yellow and orange, lead white, near-black
+    "night": [(20, 34, 92), (35, 70, 160), (60, 120, 200), (70, 160, 170),
+              (240, 200, 40), (235, 140, 30), (245, 240, 215), (15, 20, 35)],
+    # burnt sienna, madder red, vermilion, ochre, cadmium yellow, rose, pale pink, umber
+    "ember": [(70, 20, 15), (150, 40, 30), (220, 70, 40), (190, 130, 50),
+              (250, 200, 60), (230, 110, 120), (250, 225, 210), (35, 20, 15)],
+    # viridian, sap green, sea green, sand, lemon, coral, foam white, dark teal
+    "sea": [(10, 60, 55), (40, 110, 70), (60, 170, 150), (200, 180, 120),
+            (240, 230, 90), (235, 120, 90), (235, 245, 240), (10, 35, 40)],
+}
 
 
 def sample_photo() -> Image.Image:
@@ -33,8 +40,11 @@ def _flow_angle(x: np.ndarray, y: np.ndarray, vortices: np.ndarray) -> np.ndarra
     return np.arctan2(v, u)
 
 
-def procedural_painting(size: int = 512, seed: int = 7) -> Image.Image:
+def procedural_painting(size: int = 512, seed: int = 7, palette: str = "night") -> Image.Image:
     """A swirling, Van-Gogh-like study painted with a few thousand flow-following strokes."""
+    if palette not in PALETTES:
+        raise ValueError(f"palette must be one of {', '.join(PALETTES)}")
+    pal = np.array(PALETTES[palette], dtype=np.float64)
     rng = np.random.default_rng(seed)
     w = h = size
     vortices = np.array([
@@ -43,8 +53,8 @@ def procedural_painting(size: int = 512, seed: int = 7) -> Image.Image:
     ])
     # Underpainting: a dark-to-light blue ground with an ochre band below, like a landscape at night.
     yy = np.linspace(0, 1, h)[:, None, None]
-    sky = PALETTE[0] * (1 - yy) + PALETTE[2] * yy
-    ground = PALETTE[7] * 0.5 + PALETTE[5] * 0.5
+    sky = pal[0] * (1 - yy) + pal[2] * yy
+    ground = pal[7] * 0.5 + pal[5] * 0.5
     base = np.where(yy < 0.72, sky, ground) * np.ones((1, w, 1))
     canvas = Image.fromarray(base.clip(0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(canvas)
@@ -57,7 +67,7 @@ def procedural_painting(size: int = 512, seed: int = 7) -> Image.Image:
             choices, weights = [4, 6, 5, 2], [0.45, 0.25, 0.15, 0.15]
         else:
             choices, weights = [0, 1, 2, 3, 6], [0.25, 0.3, 0.25, 0.12, 0.08]
-        c = PALETTE[rng.choice(choices, p=weights)] + rng.normal(0, 12, 3)
+        c = pal[rng.choice(choices, p=weights)] + rng.normal(0, 12, 3)
         return tuple(int(v) for v in c.clip(0, 255))
 
     step = size / 180
@@ -78,7 +88,7 @@ def procedural_painting(size: int = 512, seed: int = 7) -> Image.Image:
     # Suns/stars: bright disks with rings of short strokes around them.
     for cx, cy, _, r in vortices[:3]:
         rad = r * size * 0.35
-        draw.ellipse((cx * w - rad, cy * h - rad, cx * w + rad, cy * h + rad), fill=tuple(PALETTE[4].astype(int)))
+        draw.ellipse((cx * w - rad, cy * h - rad, cx * w + rad, cy * h + rad), fill=tuple(pal[4].astype(int)))
         draw.ellipse((cx * w - rad / 2, cy * h - rad / 2, cx * w + rad / 2, cy * h + rad / 2),
-                     fill=tuple(PALETTE[6].astype(int)))
+                     fill=tuple(pal[6].astype(int)))
     return canvas.filter(ImageFilter.SMOOTH_MORE)
