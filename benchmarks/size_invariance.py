@@ -1,0 +1,111 @@
+"""Does the balance of content and style stay put when only the size changes?
+
+The same photo, painting and options at several sizes, in the default ("mean") normalisation and in the
+paper's (eq. 1 as printed, with alpha chosen so both agree at the middle size). For each run: the final
+content and style losses of the saved image and their ratio style/content. With "mean" the ratio should stay
+within a factor of 2 across sizes; with "paper" the content term's weight grows with the pixel count.
+
+    python benchmarks/size_invariance.py [--sizes 256 512 768] [--iterations 20]
+
+Uses ../shared/images (Tuebingen x Starry Night) and skips cleanly when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from stylegram import Options, StyleTransfer
+from stylegram.images import to_image
+
+IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def conv4_2_size(transfer: StyleTransfer) -> int:
+    """N*M at conv4_2 for this run's content size: the factor between the two normalisations."""
+    return transfer.P["conv4_2"][0].numel()
+
+
+def run(size: int, options: Options, content: Path, style: Path) -> dict:
+    t0 = time.perf_counter()
+    transfer = StyleTransfer(content, style, options.replace(size=size))
+    final = transfer.evaluate(to_image(transfer.run()))
+    nm = conv4_2_size(transfer)
+    # Losses in the size-independent units of "mean", whichever normalisation drove the run: their ratio is
+    # the balance the image actually has.
+    content_mean = final.content / nm if options.normalization == "paper" else final.content
+    return {"size": size, "pixels": list(transfer.content_image.size), "normalization": options.normalization,
+            "content_weight": options.content_weight, "style_weight": options.style_weight,
+            "content": final.content, "style": final.style, "total": final.total, "NM_conv4_2": nm,
+            "content_mean_units": content_mean, "ratio_style_over_content": final.style / content_mean,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 768])
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--init", default="content", help="content (fast, default) or noise")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = p.parse_args()
+    content, style = IMAGES / "tubingen.jpg", IMAGES / "starry_night.jpg"
+    if not (content.is_file() and style.is_file()):
+        print(f"skipped: {IMAGES} not found (the benchmark needs the paper's images)")
+        return 0
+    base = Options(iterations=args.iterations, init=args.init)
+    mid = sorted(args.sizes)[len(args.sizes) // 2]
+    # The paper normalisation's alpha that equals the default at the middle size.
+    nm_mid = conv4_2_size(StyleTransfer(content, style, base.replace(size=mid, iterations=1)))
+    paper = base.replace(normalization="paper", content_weight=base.content_weight / nm_mid)
+    rows = []
+    for opts in (base, paper):
+        for size in args.sizes:
+            rows.append(run(size, opts, content, style))
+            r = rows[-1]
+            print(f"  {r['normalization']:5} {size:4d} px  content {r['content']:.4g}  style {r['style']:.4g}"
+                  f"  ({r['seconds']} s)", file=sys.stderr)
+    print("\nstyle/content: both losses in the size-independent units of 'mean' (paper's content / N*M)")
+    print(f"{'normalization':13} {'size':>5} {'content':>10} {'style':>10} {'style/content':>14} {'vs ' + str(mid):>7}")
+    summary = {}
+    for norm in ("mean", "paper"):
+        group = [r for r in rows if r["normalization"] == norm]
+        ref = next(r for r in group if r["size"] == mid)["ratio_style_over_content"]
+        for r in group:
+            r["ratio_vs_middle"] = r["ratio_style_over_content"] / ref
+            print(f"{norm:13} {r['size']:5d} {r['content']:10.4g} {r['style']:10.4g} "
+                  f"{r['ratio_style_over_content']:14.4g} {r['ratio_vs_middle']:7.2f}")
+        ratios = [r["ratio_style_over_content"] for r in group]
+        summary[norm] = max(ratios) / min(ratios)
+    print(f"\nspread of style/content across sizes (max/min): mean {summary['mean']:.2f}, "
+          f"paper {summary['paper']:.2f}; target for mean: <= 2")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"size-invariance-{datetime.date.today().isoformat()}.json"
+    path.write_text(json.dumps({
+        "rows": rows, "spread": summary, "iterations": args.iterations, "init": args.init,
+        "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__},
+    }, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
