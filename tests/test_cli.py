@@ -82,6 +82,20 @@ def test_output_equal_to_input_is_refused_and_input_untouched(images) -> None:
     assert content.read_bytes() == before
 
 
+def test_output_under_a_file_is_refused_before_work(images, tmp_path: Path) -> None:
+    content, style = images
+    (tmp_path / "afile").write_text("x")
+    r = run_cli(str(content), str(style), "-o", str(tmp_path / "afile" / "o.png"), *TINY)
+    assert r.returncode == 2 and "not a directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_output_directory_is_created(images, tmp_path: Path) -> None:
+    content, style = images
+    r = run_cli(str(content), str(style), "-o", str(tmp_path / "new" / "dir" / "o.png"), "--size", "32",
+                "--iterations", "1")
+    assert r.returncode == 0 and (tmp_path / "new" / "dir" / "o.png").exists()
+
+
 def test_unknown_output_extension(images, tmp_path: Path) -> None:
     content, style = images
     r = run_cli(str(content), str(style), "-o", str(tmp_path / "o.xyz"), *TINY)

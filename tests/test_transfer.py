@@ -113,3 +113,12 @@ def test_layer_weights_normalised_to_one() -> None:
     w = Options(style_layers=("conv1_1", "conv2_1"), style_layer_weights=(1, 3)).layer_weights()
     assert w == {"conv1_1": 0.25, "conv2_1": 0.75}
     assert sum(Options().layer_weights().values()) == pytest.approx(1.0)
+
+
+def test_coarse_to_fine_scales() -> None:
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=64, scales=3, iterations=2))
+    assert t.scale_sizes() == [16, 32, 64]
+    seen: list[tuple[int, int, tuple[int, int]]] = []
+    t.run(lambda it: seen.append((it.iteration, it.scale, it.image().size)))
+    assert [s[:2] for s in seen] == [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (6, 2)]
+    assert seen[0][2] == (16, 12) and seen[-1][2] == (64, 48)

@@ -128,6 +128,13 @@ def check_output(output: str, inputs: Sequence[str | os.PathLike]) -> None:
                                  "overwritten)")
     if Path(output).is_dir():
         raise StylegramError(f"output {output} is a directory")
+    ancestor = Path(output).absolute().parent
+    while not ancestor.exists():  # missing directories are created on save; check the first that exists
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise StylegramError(f"output {output}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise StylegramError(f"output {output}: directory {ancestor} is not writable")
 
 
 def _intermediate_path(output: str, iteration: int) -> Path:
@@ -156,7 +163,7 @@ def run_transfer(
     t0 = time.perf_counter()
     transfer = StyleTransfer(content, style, options)
     trace: list[dict[str, float]] = []
-    bar = tqdm(total=options.iterations, desc=PROG, unit="it", disable=quiet, dynamic_ncols=True)
+    bar = tqdm(total=options.iterations * options.scales, desc=PROG, unit="it", disable=quiet, dynamic_ncols=True)
 
     def callback(it: Iterate) -> None:
         loss = it.losses
@@ -220,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except StylegramError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. an unwritable output directory: say which file, no traceback
+        print(f"{PROG}: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -14,7 +14,7 @@ from .options import Options
 from .samples import procedural_painting, sample_photo
 
 # Starting from the photo (not noise) is what makes so few iterations enough; see README.
-DEMO_OPTIONS = Options(size=256, iterations=50, init="content", style_weight=40.0)
+DEMO_OPTIONS = Options(size=256, iterations=50, init="content")
 
 
 def main(argv: Sequence[str]) -> int:

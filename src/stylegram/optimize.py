@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .errors import StylegramError
@@ -38,6 +39,7 @@ class Iterate:
     seconds: float
     losses: Losses
     x: torch.Tensor = field(repr=False)
+    scale: int = 0  # index of the scale, coarse to fine
 
     def image(self) -> Image.Image:
         return to_image(self.x)
@@ -65,20 +67,29 @@ class StyleTransfer:
     def __init__(self, content: ImageLike, style: ImageLike, options: Options | None = None) -> None:
         self.options = opts = options or Options()
         self.device = resolve_device(opts.device)
-        content_img = resize_long_side(load_image(content, "content"), opts.size)
-        style_long = max(1, round(opts.size * opts.style_scale))
-        style_img = resize_long_side(load_image(style, "style"), style_long)
-        self.content_image, self.style_image = content_img, style_img
-        self.p = to_tensor(content_img).to(self.device)
-        self.a = to_tensor(style_img).to(self.device)
-        self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
-        self.layer_weights = opts.layer_weights()
         if not opts.content_weight and not opts.style_weight:
             raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
-        with torch.no_grad():
-            self.P = self.net(self.p, opts.content_layers)
-            style_feats = self.net(self.a, opts.style_layers)
-            self.A = {n: gram(f) for n, f in style_feats.items()}
+        self._content_source = load_image(content, "content")
+        self._style_source = load_image(style, "style")
+        self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
+        self.layer_weights = opts.layer_weights()
+        self.prepare(opts.size)
+
+    def scale_sizes(self) -> list[int]:
+        """Long sides of the scales, coarse to fine: each half the next, ending at options.size."""
+        n, size = self.options.scales, self.options.size
+        return [max(16, round(size / 2 ** (n - 1 - k))) for k in range(n)]
+
+    @torch.no_grad()
+    def prepare(self, size: int) -> None:
+        """Resize the photo and painting for one scale and compute their targets P and A once."""
+        opts = self.options
+        self.content_image = resize_long_side(self._content_source, size)
+        self.style_image = resize_long_side(self._style_source, max(1, round(size * opts.style_scale)))
+        self.p = to_tensor(self.content_image).to(self.device)
+        self.a = to_tensor(self.style_image).to(self.device)
+        self.P = self.net(self.p, opts.content_layers)
+        self.A = {n: gram(f) for n, f in self.net(self.a, opts.style_layers).items()}
 
     def initial_image(self) -> torch.Tensor:
         opts = self.options
@@ -118,9 +129,31 @@ class StyleTransfer:
         return self.losses(to_tensor(img).to(self.device), full=True)[1]
 
     def run(self, callback: Callback | None = None) -> torch.Tensor:
-        """Optimise x for options.iterations steps (fewer if the callback asks to stop); return x."""
+        """Optimise x for options.iterations steps per scale (fewer if the callback asks to stop); return x.
+
+        With several scales, each starts from the previous result upsampled, so the high-frequency
+        residue of a white-noise start is resolved at low resolution, where it costs little.
+        """
         opts = self.options
-        x = self.initial_image().requires_grad_(True)
+        sizes = self.scale_sizes()
+        total = opts.iterations * len(sizes)
+        start, done, x = time.perf_counter(), 0, None
+        for index, size in enumerate(sizes):
+            self.prepare(size)
+            if x is None:
+                x = self.initial_image()
+            else:
+                x = F.interpolate(x, size=self.p.shape[-2:], mode="bicubic", align_corners=False).clamp_(0, 1)
+            x, stopped = self._optimise(x.contiguous(), callback, index, done, total, start)
+            done += opts.iterations
+            if stopped:
+                break
+        return x
+
+    def _optimise(self, x: torch.Tensor, callback: Callback | None, scale: int, done: int, total: int,
+                  start: float) -> tuple[torch.Tensor, bool]:
+        opts = self.options
+        x = x.detach().requires_grad_(True)
         if opts.optimizer == "lbfgs":
             # max_iter=1 per step() call: one function evaluation per iteration, history kept in the state
             opt: torch.optim.Optimizer = torch.optim.LBFGS(
@@ -137,7 +170,6 @@ class StyleTransfer:
             current.append(parts)
             return loss
 
-        start = time.perf_counter()
         for i in range(1, opts.iterations + 1):
             current.clear()
             opt.step(closure)
@@ -145,10 +177,10 @@ class StyleTransfer:
                 with torch.no_grad():
                     x.clamp_(0, 1)  # projected gradient: Adam's steps may leave the valid range
             if callback is not None:
-                it = Iterate(i, opts.iterations, time.perf_counter() - start, current[0], x.detach())
+                it = Iterate(done + i, total, time.perf_counter() - start, current[0], x.detach(), scale)
                 if callback(it):
-                    break
-        return x.detach()
+                    return x.detach(), True
+        return x.detach(), False
 
 
 def stylize(

@@ -30,11 +30,12 @@ class Options:
 
     size: int = _opt(512, "long side of the output in pixels")
     style_scale: float = _opt(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)")
-    iterations: int = _opt(500, "optimiser iterations (L-BFGS: one function evaluation each)")
+    iterations: int = _opt(500, "optimiser iterations per scale (L-BFGS: one function evaluation each)")
+    scales: int = _opt(1, "coarse-to-fine scales, each twice the size of the one before (1: the paper)")
     optimizer: str = _opt("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
     lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)")
     content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)")
-    style_weight: float = _opt(10.0, "beta of eq. 7")
+    style_weight: float = _opt(40.0, "beta of eq. 7")
     tv_weight: float = _opt(0.0, "total-variation weight (not in the paper; 0 = off)")
     content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "comma-separated content layers")
     style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "comma-separated style layers")
@@ -60,7 +61,7 @@ class Options:
 
     def validate(self) -> None:
         """Raise StylegramError naming the first bad setting."""
-        for name in ("size", "iterations"):
+        for name in ("size", "iterations", "scales"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise StylegramError(f"--{_flag(name)} must be a positive integer, got {v!r}")
