@@ -30,9 +30,9 @@ from .samples import procedural_painting, sample_photo
 WHATS = ("fig2", "fig3", "content-reconstructions", "style-reconstructions")
 # The paper's Fig. 3 columns, alpha/beta in the paper's units.
 PAPER_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
-# Our default alpha/beta (1/10 in the "mean" normalisation) gives the look the paper gets at 1e-3, so the
+# Our default alpha/beta (1/40 in the "mean" normalisation) gives the look the paper gets at 1e-3, so the
 # columns keep the paper's spacing around that point: mean ratio = CALIBRATION x paper ratio.
-CALIBRATION = 100.0
+CALIBRATION = 25.0
 LAYER_SETS = tuple(DEFAULT_STYLE_LAYERS[: k + 1] for k in range(len(DEFAULT_STYLE_LAYERS)))
 # (size, iterations per scale, scales) per figure. fig3 at 256 px finishes within 15 minutes on 2 CPU cores.
 # fig2 goes coarse to fine (128, 256, 512 px): from white noise at one scale, L-BFGS leaves a faint 8-pixel
