@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import __version__
 from .errors import StylegramError
 from .files import write_json
-from .images import output_format, save_image, to_image
+from .images import output_format, save_image
 from .optimize import Iterate, StyleTransfer
 from .options import INITS, Options
 
@@ -96,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Also: `stylegram demo` (bundled images) and `stylegram reproduce WHAT` (the paper's figures).",
     )
     p.add_argument("content", help="the photo (any image Pillow reads)")
-    p.add_argument("style", help="the painting")
+    p.add_argument("style", nargs="+", help="the painting; several are blended (--style-blend) or placed (--mask)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
     add_option_flags(p)
+    p.add_argument("--original-colors", dest="preserve_color", action="store_const", const="luminance",
+                   default=argparse.SUPPRESS, help="alias of --preserve-color luminance")
     add_output_flags(p)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
@@ -155,7 +157,8 @@ def run_transfer(
     for flag, v in (("--print-every", print_every), ("--save-every", save_every)):
         if v < 0:
             raise StylegramError(f"{flag} must be >= 0, got {v}")
-    check_output(output, [*inputs, *(([options.init]) if options.init not in INITS else [])])
+    extra = ([options.init] if options.init not in INITS else []) + ([options.mask] if options.mask else [])
+    check_output(output, [*inputs, *extra])
     if report:
         if Path(report).suffix.lower() != ".json":
             raise StylegramError(f"--report {report}: the report file must end in .json")
@@ -181,11 +184,12 @@ def run_transfer(
         x = transfer.run(callback)
     finally:
         bar.close()
-    path = save_image(to_image(x), output)
+    path = save_image(transfer.render(x), output)
     final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
     seconds = time.perf_counter() - t0
     data = {
-        "options": options.to_dict(), "content": _describe(content), "style": _describe(style),
+        "options": options.to_dict(), "content": _describe(content),
+        "style": [_describe(s) for s in style] if isinstance(style, (list, tuple)) else _describe(style),
         "output": str(path), "size": list(transfer.content_image.size), "trace": trace,
         "final": _rounded(final.as_dict()), "seconds": round(seconds, 3), "device": str(transfer.device),
         "threads": torch.get_num_threads(), "versions": versions(),
@@ -222,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from_args(ns)
         data = run_transfer(ns.content, ns.style, ns.output, options, print_every=ns.print_every,
                             save_every=ns.save_every, report=ns.report, quiet=ns.quiet,
-                            inputs=[ns.content, ns.style])
+                            inputs=[ns.content, *ns.style])
         print(f"wrote {data['output']} ({data['seconds']:.1f} s)")
         return 0
     except StylegramError as e:

@@ -41,17 +41,54 @@ def layer_style_loss(G: torch.Tensor, A: torch.Tensor, N: int, M: int) -> torch.
     return ((G - A) / (N * M)).pow(2).sum() / 4
 
 
+def gram_per_position(F: torch.Tensor) -> torch.Tensor:
+    """A^l / M_l: the Gram matrix as an average over positions, comparable between images of other sizes."""
+    return gram(F) / (F.shape[2] * F.shape[3])
+
+
 def style_loss(
     features: Mapping[str, torch.Tensor],
     targets: Mapping[str, torch.Tensor],
     layer_weights: Mapping[str, float],
 ) -> torch.Tensor:
-    """Eq. 5: L_style = sum_l w_l E_l, with A^l = targets[l] (the painting's Gram matrices)."""
+    """Eq. 5: L_style = sum_l w_l E_l.
+
+    targets[l] is the painting's Gram matrix per position (`gram_per_position`), scaled here by the generated
+    image's M_l: when painting and image have the same size that is exactly eq. 4's A^l; when they do not
+    (another aspect ratio, --style-scale), the two are compared per position, as they must be.
+    """
     total = torch.zeros((), device=next(iter(features.values())).device)
     for name, w in layer_weights.items():
         F = features[name]
         N, M = F.shape[1], F.shape[2] * F.shape[3]
-        total = total + w * layer_style_loss(gram(F), targets[name], N, M)
+        total = total + w * layer_style_loss(gram(F), targets[name] * M, N, M)
+    return total
+
+
+def guided_style_loss(
+    features: Mapping[str, torch.Tensor],
+    targets: list[Mapping[str, torch.Tensor]],
+    masks: list[torch.Tensor],
+    layer_weights: Mapping[str, float],
+) -> torch.Tensor:
+    """Spatial control (Gatys et al. 2017): one guided Gram matrix per region.
+
+    Region k weights the features by its mask m_k (downsampled to each layer); its Gram matrix, averaged
+    over the mask's weight sum(m_k^2), is compared with style k's per-position Gram matrix; each region's
+    E_l counts by its share of the image. An all-ones mask gives back `style_loss` exactly.
+    """
+    total = torch.zeros((), device=next(iter(features.values())).device)
+    for name, w in layer_weights.items():
+        F = features[name]
+        N, M = F.shape[1], F.shape[2] * F.shape[3]
+        for target, mask in zip(targets, masks, strict=True):
+            m = torch.nn.functional.interpolate(mask, size=F.shape[-2:], mode="area")
+            share = float(m.mean())
+            if share < 1e-6:
+                continue
+            # G rescaled to M positions: (M / sum m^2) is exactly 1.0 for an all-ones mask
+            G = gram(F * m) * (M / float(m.pow(2).sum()))
+            total = total + w * share * layer_style_loss(G, target[name] * M, N, M)
     return total
 
 

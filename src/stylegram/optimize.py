@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .color import luminance, match_histogram, match_luminance, with_content_chroma
 from .errors import StylegramError
 from .images import ImageLike, load_image, resize_long_side, to_image, to_tensor
-from .losses import content_losses, gram, style_loss, total_loss, tv_loss
+from .losses import content_losses, gram_per_position, guided_style_loss, style_loss, total_loss, tv_loss
 from .network import VGG19, load_vgg19
 from .options import INITS, Options
 
@@ -40,9 +41,10 @@ class Iterate:
     losses: Losses
     x: torch.Tensor = field(repr=False)
     scale: int = 0  # index of the scale, coarse to fine
+    render: Callable[[torch.Tensor], Image.Image] = field(default=to_image, repr=False)
 
     def image(self) -> Image.Image:
-        return to_image(self.x)
+        return self.render(self.x)
 
 
 # The callback may return True to stop early (e.g. a user pressed stop in the web page).
@@ -62,15 +64,26 @@ def resolve_device(device: str) -> torch.device:
 
 
 class StyleTransfer:
-    """Holds the network and the targets (P for the photo, A for the painting) for one content/style pair."""
+    """Holds the network and the targets (P for the photo, A for the paintings) for one transfer.
 
-    def __init__(self, content: ImageLike, style: ImageLike, options: Options | None = None) -> None:
+    `style` is one image or a sequence of them: several styles are blended (`style_blend`) into one target,
+    or, with `mask`, each paints its own region (see losses.guided_style_loss).
+    """
+
+    def __init__(self, content: ImageLike, style: ImageLike | Sequence[ImageLike],
+                 options: Options | None = None) -> None:
         self.options = opts = options or Options()
         self.device = resolve_device(opts.device)
         if not opts.content_weight and not opts.style_weight:
             raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        if not styles:
+            raise StylegramError("at least one style image is needed")
+        self.blend = style_blend_weights(opts, len(styles))
         self._content_source = load_image(content, "content")
-        self._style_source = load_image(style, "style")
+        self._style_sources = [load_image(s, f"style {k + 1}" if len(styles) > 1 else "style")
+                               for k, s in enumerate(styles)]
+        self._mask_source = load_image(opts.mask, "mask").convert("L") if opts.mask else None
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.layer_weights = opts.layer_weights()
         self.prepare(opts.size)
@@ -82,14 +95,41 @@ class StyleTransfer:
 
     @torch.no_grad()
     def prepare(self, size: int) -> None:
-        """Resize the photo and painting for one scale and compute their targets P and A once."""
+        """Resize photo, paintings (and mask) for one scale and compute the targets P and A once."""
         opts = self.options
         self.content_image = resize_long_side(self._content_source, size)
-        self.style_image = resize_long_side(self._style_source, max(1, round(size * opts.style_scale)))
-        self.p = to_tensor(self.content_image).to(self.device)
+        style_long = max(1, round(size * opts.style_scale))
+        self.style_images = [resize_long_side(s, style_long) for s in self._style_sources]
+        self.style_image = self.style_images[0]
+        self.p_rgb = to_tensor(self.content_image).to(self.device)
+        self.p = luminance(self.p_rgb) if opts.preserve_color == "luminance" else self.p_rgb
         self.a = to_tensor(self.style_image).to(self.device)
+        per_style = []
+        for img in self.style_images:
+            a = to_tensor(img).to(self.device)
+            if opts.preserve_color == "histogram":
+                a = match_histogram(a, self.p_rgb)
+            elif opts.preserve_color == "luminance":
+                a = match_luminance(a, self.p_rgb)
+            per_style.append({n: gram_per_position(f) for n, f in self.net(a, opts.style_layers).items()})
         self.P = self.net(self.p, opts.content_layers)
-        self.A = {n: gram(f) for n, f in self.net(self.a, opts.style_layers).items()}
+        if self._mask_source is not None:
+            m = to_tensor(self._mask_source.resize(self.content_image.size, Image.Resampling.BILINEAR))
+            m = m[:, :1].to(self.device)
+            self.masks = [m, 1 - m][: len(per_style)]
+            self.A_regions = per_style
+        else:
+            self.masks = []
+            # Blending the Gram matrices: sum_k w_k ||G - A_k||^2 = ||G - sum_k w_k A_k||^2 + const when the
+            # weights sum to 1, so one blended target has the same gradient as blended losses, at 1/K the cost.
+            self.A = {n: sum(w * t[n] for w, t in zip(self.blend, per_style, strict=True))
+                      for n in opts.style_layers}
+
+    def render(self, x: torch.Tensor) -> Image.Image:
+        """x as the picture the user gets: with --preserve-color luminance, the photo's chroma restored."""
+        if self.options.preserve_color == "luminance":
+            x = with_content_chroma(x.detach().clamp(0, 1), self.p_rgb)
+        return to_image(x)
 
     def initial_image(self) -> torch.Tensor:
         opts = self.options
@@ -115,7 +155,12 @@ class StyleTransfer:
         feats = self.net(x, dict.fromkeys(layers))
         zero = torch.zeros((), device=x.device)
         lc = content_losses(feats, self.P, opts.content_layers, opts.normalization) if want_c else zero
-        ls = style_loss(feats, self.A, self.layer_weights) if want_s else zero
+        if not want_s:
+            ls = zero
+        elif self.masks:
+            ls = guided_style_loss(feats, self.A_regions, self.masks, self.layer_weights)
+        else:
+            ls = style_loss(feats, self.A, self.layer_weights)
         ltv = tv_loss(x) if opts.tv_weight else torch.zeros((), device=x.device)
         loss = total_loss(lc, ls, opts.content_weight, opts.style_weight, ltv, opts.tv_weight)
         return loss, Losses(*(float(t.detach()) for t in (lc, ls, ltv, loss)))
@@ -126,7 +171,10 @@ class StyleTransfer:
         img = load_image(image)
         if img.size != self.content_image.size:
             img = img.resize(self.content_image.size, Image.Resampling.LANCZOS)
-        return self.losses(to_tensor(img).to(self.device), full=True)[1]
+        x = to_tensor(img).to(self.device)
+        if self.options.preserve_color == "luminance":
+            x = luminance(x)  # the losses were defined on luminance
+        return self.losses(x, full=True)[1]
 
     def run(self, callback: Callback | None = None) -> torch.Tensor:
         """Optimise x for options.iterations steps per scale (fewer if the callback asks to stop); return x.
@@ -177,7 +225,8 @@ class StyleTransfer:
                 with torch.no_grad():
                     x.clamp_(0, 1)  # projected gradient: Adam's steps may leave the valid range
             if callback is not None:
-                it = Iterate(done + i, total, time.perf_counter() - start, current[0], x.detach(), scale)
+                it = Iterate(done + i, total, time.perf_counter() - start, current[0], x.detach(), scale,
+                             self.render)
                 if callback(it):
                     return x.detach(), True
         return x.detach(), False
@@ -185,12 +234,14 @@ class StyleTransfer:
 
 def stylize(
     content: ImageLike,
-    style: ImageLike,
+    style: ImageLike | Sequence[ImageLike],
     options: Options | None = None,
     callback: Callback | None = None,
     **overrides: object,
 ) -> Image.Image:
     """Paint `content` in the style of `style` (paths, PIL images or HxWx3 uint8 arrays) and return the image.
+
+    `style` may be a list of images: blended by `style_blend`, or placed by `mask`.
 
     `overrides` replace single fields of `options`, e.g. ``stylize(a, b, size=256, iterations=100)``.
     """
@@ -203,4 +254,14 @@ def stylize(
     if options.init not in INITS:
         load_image(options.init, "init")  # fail before the network loads, not after
     transfer = StyleTransfer(content, style, options)
-    return to_image(transfer.run(callback))
+    return transfer.render(transfer.run(callback))
+
+
+def style_blend_weights(options: Options, n_styles: int) -> list[float]:
+    """The blend weights of the styles, normalised to sum 1 (default: equal)."""
+    w = options.style_blend or (1.0,) * n_styles
+    if len(w) != n_styles:
+        raise StylegramError(f"--style-blend has {len(w)} weights for {n_styles} style images")
+    if options.mask and n_styles > 2:
+        raise StylegramError(f"--mask takes one or two styles (white: the first, black: the second), got {n_styles}")
+    return [x / sum(w) for x in w]

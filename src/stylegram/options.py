@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .color import PRESERVE_COLOR
 from .errors import StylegramError
 from .losses import NORMALIZATIONS
 from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_layers
@@ -42,6 +43,14 @@ class Options:
     style_layer_weights: tuple[float, ...] | None = _opt(
         None, "comma-separated w_l of eq. 5, one per style layer; normalised to sum 1 (default: equal)"
     )
+    preserve_color: str = _opt(
+        "none", "keep the photo's colours: luminance (transfer on luminance only) or histogram (recolour the "
+        "painting to the photo's colour mean and covariance first)", choices=PRESERVE_COLOR,
+    )
+    style_blend: tuple[float, ...] | None = _opt(
+        None, "comma-separated weights of several style images, one each; normalised to sum 1 (default: equal)"
+    )
+    mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends")
     init: str = _opt("noise", "start image: noise (paper), content, style, or an image PATH")
     seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)")
     pooling: str = _opt("avg", "VGG pooling: avg (the paper's choice) or max", choices=POOLINGS)
@@ -57,6 +66,8 @@ class Options:
         self.style_layers = tuple(self.style_layers)
         if self.style_layer_weights is not None:
             self.style_layer_weights = tuple(float(w) for w in self.style_layer_weights)
+        if self.style_blend is not None:
+            self.style_blend = tuple(float(w) for w in self.style_blend)
         self.validate()
 
     def validate(self) -> None:
@@ -96,6 +107,13 @@ class Options:
                 )
             if any(not _finite(x) or x < 0 for x in w) or sum(w) <= 0:
                 raise StylegramError("--style-layer-weights must be finite, >= 0 and not all zero")
+        if self.preserve_color not in PRESERVE_COLOR:
+            raise StylegramError(f"--preserve-color must be one of {', '.join(PRESERVE_COLOR)}, got "
+                                 f"{self.preserve_color!r}")
+        if self.style_blend is not None and (
+            any(not _finite(x) or x < 0 for x in self.style_blend) or sum(self.style_blend) <= 0
+        ):
+            raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
         if not isinstance(self.init, str) or not self.init:
             raise StylegramError("--init must be noise, content, style or an image path")
 

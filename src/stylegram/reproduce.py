@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .errors import StylegramError
 from .figures import grid_figure, panels_figure, with_inset
 from .files import write_json
-from .images import ImageLike, load_image, save_image, to_image
+from .images import ImageLike, load_image, save_image
 from .network import DEFAULT_STYLE_LAYERS
 from .optimize import StyleTransfer
 from .options import Options
@@ -131,7 +131,7 @@ def reproduce(
             continue
         t0 = time.perf_counter()
         transfer = StyleTransfer(content_img, style_imgs[cell.style_index], cell.options)
-        img = to_image(transfer.run())
+        img = transfer.render(transfer.run())
         save_image(img, path)
         final = transfer.evaluate(img)
         images[cell.name] = img
