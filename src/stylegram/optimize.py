@@ -18,6 +18,7 @@ from .network import VGG19, load_vgg19
 from .options import INITS, Options
 
 NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
+LBFGS_FIRST_STEP = 0.05  # largest pixel change of an L-BFGS step without curvature information ([0, 1] units)
 
 
 @dataclass
@@ -176,6 +177,20 @@ class StyleTransfer:
             x = luminance(x)  # the losses were defined on luminance
         return self.losses(x, full=True)[1]
 
+    def _lbfgs_scale(self, x: torch.Tensor) -> float:
+        """A constant factor on the loss that L-BFGS sees (the reported losses are not scaled).
+
+        torch's L-BFGS starts, and falls back whenever a curvature pair is rejected, to a unit step along
+        the gradient, and rejects pairs with s.y < 1e-10: both absolute, so a loss of the wrong scale makes it
+        crawl at gradient-descent speed (from white noise, a style-only loss did not move in 30 iterations).
+        Scaling the loss so that the first gradient's largest pixel is LBFGS_FIRST_STEP makes those steps
+        move pixels by a visible amount; after that L-BFGS is scale-invariant.
+        """
+        loss, _ = self.losses(x)
+        (g,) = torch.autograd.grad(loss, x)
+        top = float(g.abs().max())
+        return LBFGS_FIRST_STEP / top if top > 0 and torch.isfinite(g).all() else 1.0
+
     def run(self, callback: Callback | None = None) -> torch.Tensor:
         """Optimise x for options.iterations steps per scale (fewer if the callback asks to stop); return x.
 
@@ -202,6 +217,7 @@ class StyleTransfer:
                   start: float) -> tuple[torch.Tensor, bool]:
         opts = self.options
         x = x.detach().requires_grad_(True)
+        scale_k = self._lbfgs_scale(x) if opts.optimizer == "lbfgs" else 1.0
         if opts.optimizer == "lbfgs":
             # max_iter=1 per step() call: one function evaluation per iteration, history kept in the state
             opt: torch.optim.Optimizer = torch.optim.LBFGS(
@@ -214,6 +230,7 @@ class StyleTransfer:
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             loss, parts = self.losses(x)
+            loss = loss * scale_k
             loss.backward()
             current.append(parts)
             return loss
