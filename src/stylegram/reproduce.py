@@ -70,7 +70,7 @@ def plan(what: str, base: Options, n_styles: int) -> tuple[list[Cell], list[str]
                 opts = base.replace(style_layers=layers, style_layer_weights=None, content_weight=alpha,
                                     style_weight=1.0)
                 cells.append(Cell(f"r{i + 1}_c{j + 1}", i, j, opts))
-        cols = [f"paper alpha/beta={r:.0e}\n" + ("(as given)" if paper else f"mean alpha/beta={r * CALIBRATION:.0e}")
+        cols = [f"paper alpha/beta={r:.0e}\n" + ("(as given)" if paper else f"mean alpha/beta={r * CALIBRATION:g}")
                 for r in PAPER_RATIOS]
         return cells, [_set_name(s) for s in LAYER_SETS], cols
     if what == "content-reconstructions":
