@@ -55,7 +55,7 @@ def main() -> int:
     mask_path = Path(args.docs) / "mask.png"
     mask_path.parent.mkdir(parents=True, exist_ok=True)
     figure_mask(256).save(mask_path)
-    base = Options(size=args.size, iterations=args.iterations, init="content")
+    base = Options(size=args.size, iterations=args.iterations, init="content", scales=1, tol=0.0)
     runs = [
         ("plain", [night], base),
         ("preserve-color luminance", [night], base.replace(preserve_color="luminance")),

@@ -15,27 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-import torch
+from common import IMAGES, machine  # type: ignore[import-not-found]
 
 from stylegram import Options, StyleTransfer
 from stylegram.images import to_image
-
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def conv4_2_size(transfer: StyleTransfer) -> int:
@@ -69,7 +56,7 @@ def main() -> int:
     if not (content.is_file() and style.is_file()):
         print(f"skipped: {IMAGES} not found (the benchmark needs the paper's images)")
         return 0
-    base = Options(iterations=args.iterations, init=args.init)
+    base = Options(iterations=args.iterations, init=args.init, scales=1, tol=0.0)
     mid = sorted(args.sizes)[len(args.sizes) // 2]
     # The paper normalisation's alpha that equals the default at the middle size.
     nm_mid = conv4_2_size(StyleTransfer(content, style, base.replace(size=mid, iterations=1)))
@@ -100,8 +87,7 @@ def main() -> int:
     path = out / f"size-invariance-{datetime.date.today().isoformat()}.json"
     path.write_text(json.dumps({
         "rows": rows, "spread": summary, "iterations": args.iterations, "init": args.init,
-        "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__},
+        "machine": machine(),
     }, indent=2) + "\n")
     print(f"wrote {path}")
     return 0

@@ -23,10 +23,11 @@ def test_run_writes_output_and_report(images, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert Image.open(out).size == (32, 24)
     assert (tmp_path / "o.iter0002.png").exists()
-    assert "iteration 3/3" in r.stdout + r.stderr
+    assert "iteration 6/6" in r.stdout + r.stderr  # 3 iterations at each of the default scales, 16 and 32 px
     data = json.loads(report.read_text())
     assert {"options", "trace", "final", "seconds", "device", "versions"} <= set(data)
-    assert [t["iteration"] for t in data["trace"]] == [1, 2, 3]
+    assert [t["iteration"] for t in data["trace"]] == [1, 2, 3, 4, 5, 6]
+    assert [t["scale"] for t in data["trace"]] == [0, 0, 0, 1, 1, 1]
     assert set(data["trace"][0]) >= {"iteration", "seconds", "content", "style", "total"}
     assert set(data["final"]) >= {"content", "style", "total"}
     assert data["options"]["size"] == 32 and data["device"] == "cpu"

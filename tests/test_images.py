@@ -59,7 +59,7 @@ def test_bad_files_raise_one_clear_error(tmp_path) -> None:
     (tmp_path / "t.jpg").write_text("not an image")
     (tmp_path / "empty.png").write_bytes(b"")
     for path, words in ((tmp_path / "missing.png", "not found"), (tmp_path, "directory"),
-                        (tmp_path / "t.jpg", "not an image"), (tmp_path / "empty.png", "not an image")):
+                        (tmp_path / "t.jpg", "not an image"), (tmp_path / "empty.png", "empty file")):
         with pytest.raises(StylegramError, match=words):
             load_image(path)
 

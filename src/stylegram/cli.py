@@ -59,6 +59,17 @@ def _scalar(kind: type) -> Any:
     return parse
 
 
+def _scales(text: str) -> int | tuple[int, ...]:
+    try:
+        return int(text) if "," not in text else _comma(int)(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of scales or comma-separated sizes, got {text!r}") \
+            from None
+
+
+_scales.__name__ = "scales"
+
+
 def add_option_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
     """One flag per Options field: --content-weight for content_weight, with the field's help and default."""
     hints = typing.get_type_hints(Options)
@@ -67,7 +78,9 @@ def add_option_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) 
             continue
         hint = hints[f.name]
         args = typing.get_args(hint)
-        if hint in (int, float):
+        if f.name == "scales":
+            kind = _scales
+        elif hint in (int, float):
             kind = _scalar(hint)
         elif float in [a for arg in args for a in typing.get_args(arg)] or (args and args[0] is float):
             kind = _comma(float)
@@ -79,13 +92,16 @@ def add_option_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) 
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         parser.add_argument(
             f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=argparse.SUPPRESS,
-            choices=f.metadata.get("choices"), help=f"{f.metadata['help']} (default: {shown})",
+            choices=f.metadata.get("choices"), metavar=f.metadata.get("metavar"),
+            help=f"{f.metadata['help']} (default: {shown})",
         )
 
 
 def options_from_args(ns: argparse.Namespace, base: Options | None = None) -> Options:
     names = {f.name for f in dataclasses.fields(Options)}
     given = {k: v for k, v in vars(ns).items() if k in names}
+    if isinstance(given.get("scales"), tuple) and "size" not in given:
+        given["size"] = given["scales"][-1]  # --scales 128,256,512 alone: the last is the size
     return (base or Options()).replace(**given) if given else (base or Options())
 
 
@@ -166,11 +182,13 @@ def run_transfer(
     t0 = time.perf_counter()
     transfer = StyleTransfer(content, style, options)
     trace: list[dict[str, float]] = []
-    bar = tqdm(total=options.iterations * options.scales, desc=PROG, unit="it", disable=quiet, dynamic_ncols=True)
+    bar = tqdm(total=options.iterations * len(options.scale_sizes()), desc=PROG, unit="it", disable=quiet,
+               dynamic_ncols=True)
 
     def callback(it: Iterate) -> None:
         loss = it.losses
-        trace.append({"iteration": it.iteration, "seconds": round(it.seconds, 4), **_rounded(loss.as_dict())})
+        trace.append({"iteration": it.iteration, "scale": it.scale, "seconds": round(it.seconds, 4),
+                      **_rounded(loss.as_dict())})
         bar.update(1)
         bar.set_postfix(content=f"{loss.content:.3g}", style=f"{loss.style:.3g}", total=f"{loss.total:.4g}",
                         refresh=False)

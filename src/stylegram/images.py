@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Union
 
@@ -14,6 +15,7 @@ from .errors import StylegramError
 from .files import atomic_write
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
+MAX_PIXELS = 100_000_000
 WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
@@ -30,8 +32,12 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, P, CMYK, YCbCr, I;16 ... all handled by Pillow
 
 
-def load_image(source: ImageLike, name: str = "image") -> Image.Image:
-    """Read a path, PIL image or HxWx3 (or HxW) uint8 array as an RGB PIL image, EXIF orientation applied."""
+def load_image(source: ImageLike, name: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Read a path, PIL image or HxWx3 (or HxW) uint8 array as an RGB PIL image, EXIF orientation applied.
+
+    A file declaring more than max_pixels pixels is refused before it is decoded (a decompression bomb).
+    An animated image gives its first frame.
+    """
     if isinstance(source, Image.Image):
         return to_rgb(ImageOps.exif_transpose(source))
     if isinstance(source, np.ndarray):
@@ -48,22 +54,42 @@ def load_image(source: ImageLike, name: str = "image") -> Image.Image:
         raise StylegramError(f"{name}: file not found: {path}")
     if path.is_dir():
         raise StylegramError(f"{name}: {path} is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise StylegramError(f"{name}: {path} is an empty file")
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies below
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise StylegramError(f"{name}: {path} declares {w}x{h} = {w * h:,} pixels, more than --max-pixels "
+                                         f"{max_pixels:,} (a decompression bomb, or raise --max-pixels)")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                return to_rgb(img)
+    except Image.DecompressionBombError as e:
+        raise StylegramError(f"{name}: {path} is refused by Pillow's decompression-bomb check: {e}") from None
     except UnidentifiedImageError:
-        raise StylegramError(f"{name}: {path} is not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise StylegramError(f"{name}: cannot read {path}: {e}") from None
+        raise StylegramError(f"{name}: {path} is not an image Pillow can read (unknown or unsupported format)") \
+            from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        if isinstance(e, StylegramError):
+            raise
+        raise StylegramError(f"{name}: cannot read {path} (truncated or corrupt?): {e}") from None
+    except MemoryError:
+        raise StylegramError(f"{name}: {path} is too large to decode in the memory available") from None
+
+
+def resize_dims(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(w, h) scaled so the long side is long_side, keeping the aspect ratio (each side at least 1)."""
+    w, h = size
+    scale = long_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def resize_long_side(img: Image.Image, size: int) -> Image.Image:
     """Scale so the long side is `size` pixels (Lanczos), keeping the aspect ratio."""
-    w, h = img.size
-    scale = size / max(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    new = resize_dims(img.size, size)
     return img if new == img.size else img.resize(new, Image.Resampling.LANCZOS)
 
 

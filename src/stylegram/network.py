@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 from .errors import StylegramError
@@ -60,27 +61,44 @@ class VGG19(nn.Module):
             return F.max_pool2d(x, 2, 2, ceil_mode=True)
         return F.avg_pool2d(x, 2, 2, ceil_mode=True)
 
-    def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, layers: Iterable[str], checkpoint: bool = False) -> dict[str, torch.Tensor]:
+        """{layer: response} for `layers`, stopping after the deepest.
+
+        checkpoint=True keeps only each block's input and the requested responses for the backward pass and
+        recomputes the rest there: about half the memory for about a third more time (large images).
+        """
         wanted = set(layers)
         check_layers(wanted)
         deepest = max(CONV_LAYERS.index(n) for n in wanted)
         feats: dict[str, torch.Tensor] = {}
         h = self.preprocess(x)
-        idx = 0
+        first = 0
         for block, n in enumerate(_BLOCKS):
-            if block:
-                h = self._pool(h)
-            for _ in range(n):
-                # reflection needs 2+ pixels; a map squeezed to 1 pixel wide falls back to replicate
-                mode = "reflect" if min(h.shape[-2:]) > 1 else "replicate"
-                h = F.relu(self.convs[idx](F.pad(h, (1, 1, 1, 1), mode=mode)))
-                name = CONV_LAYERS[idx]
-                if name in wanted:
-                    feats[name] = h
-                if idx == deepest:
-                    return feats
-                idx += 1
-        return feats  # unreachable: deepest is always found
+            if first > deepest:
+                break
+            last = min(first + n, deepest + 1)
+            names = [CONV_LAYERS[i] for i in range(first, last) if CONV_LAYERS[i] in wanted]
+
+            def run(h: torch.Tensor, block: int = block, first: int = first, last: int = last,
+                    names: list[str] = names) -> tuple[torch.Tensor, ...]:
+                if block:
+                    h = self._pool(h)
+                out = []
+                for idx in range(first, last):
+                    # reflection needs 2+ pixels; a map squeezed to 1 pixel wide falls back to replicate
+                    mode = "reflect" if min(h.shape[-2:]) > 1 else "replicate"
+                    h = F.relu(self.convs[idx](F.pad(h, (1, 1, 1, 1), mode=mode)))
+                    if CONV_LAYERS[idx] in names:
+                        out.append(h)
+                return (h, *out)
+
+            if checkpoint and h.requires_grad:
+                h, *out = torch.utils.checkpoint.checkpoint(run, h, use_reentrant=False)
+            else:
+                h, *out = run(h)
+            feats.update(zip(names, out, strict=True))
+            first += n
+        return feats
 
 
 @functools.lru_cache(maxsize=2)

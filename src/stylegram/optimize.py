@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,13 +13,16 @@ from PIL import Image
 
 from .color import luminance, match_histogram, match_luminance, with_content_chroma
 from .errors import StylegramError
-from .images import ImageLike, load_image, resize_long_side, to_image, to_tensor
+from .hardware import autocast, check_fits, lbfgs_history, needs_checkpointing, resolve_device, resolve_precision
+from .images import ImageLike, load_image, resize_dims, resize_long_side, to_image, to_tensor
 from .losses import content_losses, gram_per_position, guided_style_loss, style_loss, total_loss, tv_loss
 from .network import VGG19, load_vgg19
 from .options import INITS, Options
 
 NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
 LBFGS_FIRST_STEP = 0.05  # largest pixel change of an L-BFGS step without curvature information ([0, 1] units)
+TOL_WINDOW = 10  # iterations over which --tol measures the loss's relative fall
+MAX_FAILURES = 3  # non-finite losses survived (each: back to the last good iterate, fresh optimiser, half step)
 
 
 @dataclass
@@ -52,16 +56,27 @@ class Iterate:
 Callback = Callable[[Iterate], "bool | None"]
 
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; asking for an absent device is an error, not a fallback."""
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise StylegramError("--device cuda: no CUDA device is available on this machine")
-    if device == "mps" and not has_mps:
-        raise StylegramError("--device mps: no Apple MPS device is available on this machine")
-    return torch.device(device)
+class NonFiniteLoss(StylegramError):
+    """The loss stayed NaN/Inf after MAX_FAILURES recoveries; `x` is the last iterate with a finite loss."""
+
+    def __init__(self, message: str, x: torch.Tensor) -> None:
+        super().__init__(message)
+        self.x = x
+
+
+@dataclass
+class Progress:
+    """Where a run is: everything a checkpoint needs to continue it exactly."""
+
+    scale: int = 0  # index of the current scale
+    iteration: int = 0  # iterations done at this scale
+    done: int = 0  # iterations done at earlier scales
+    x: torch.Tensor | None = field(default=None, repr=False)
+    optimizer: dict | None = field(default=None, repr=False)  # the optimiser's state_dict
+    loss_scale: float | None = None  # the constant factor L-BFGS sees (see _lbfgs_scale)
+    history: list[float] = field(default_factory=list)  # total loss per iteration at this scale
+    failures: int = 0
+    seconds: float = 0.0
 
 
 class StyleTransfer:
@@ -81,18 +96,21 @@ class StyleTransfer:
         if not styles:
             raise StylegramError("at least one style image is needed")
         self.blend = style_blend_weights(opts, len(styles))
-        self._content_source = load_image(content, "content")
-        self._style_sources = [load_image(s, f"style {k + 1}" if len(styles) > 1 else "style")
+        self._content_source = load_image(content, "content", opts.max_pixels)
+        self._style_sources = [load_image(s, f"style {k + 1}" if len(styles) > 1 else "style", opts.max_pixels)
                                for k, s in enumerate(styles)]
-        self._mask_source = load_image(opts.mask, "mask").convert("L") if opts.mask else None
+        self._mask_source = load_image(opts.mask, "mask", opts.max_pixels).convert("L") if opts.mask else None
+        self.precision = resolve_precision(opts.precision, self.device)
+        w, h = resize_dims(self._content_source.size, opts.size)
+        check_fits(w, h, opts.size, self.precision, self.device)  # before any large allocation
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.layer_weights = opts.layer_weights()
+        self.progress = Progress()
         self.prepare(opts.size)
 
     def scale_sizes(self) -> list[int]:
-        """Long sides of the scales, coarse to fine: each half the next, ending at options.size."""
-        n, size = self.options.scales, self.options.size
-        return [max(16, round(size / 2 ** (n - 1 - k))) for k in range(n)]
+        """Long sides of the scales, coarse to fine, ending at options.size."""
+        return self.options.scale_sizes()
 
     @torch.no_grad()
     def prepare(self, size: int) -> None:
@@ -112,8 +130,11 @@ class StyleTransfer:
                 a = match_histogram(a, self.p_rgb)
             elif opts.preserve_color == "luminance":
                 a = match_luminance(a, self.p_rgb)
-            per_style.append({n: gram_per_position(f) for n, f in self.net(a, opts.style_layers).items()})
-        self.P = self.net(self.p, opts.content_layers)
+            with autocast(self.precision, self.device):
+                feats = self.net(a, opts.style_layers)
+            per_style.append({n: gram_per_position(f) for n, f in feats.items()})
+        with autocast(self.precision, self.device):
+            self.P = {n: f.float() for n, f in self.net(self.p, opts.content_layers).items()}
         if self._mask_source is not None:
             m = to_tensor(self._mask_source.resize(self.content_image.size, Image.Resampling.BILINEAR))
             m = m[:, :1].to(self.device)
@@ -140,7 +161,7 @@ class StyleTransfer:
         elif opts.init == "content":
             x = self.p.clone()
         else:
-            img = self.style_image if opts.init == "style" else load_image(opts.init, "init")
+            img = self.style_image if opts.init == "style" else load_image(opts.init, "init", opts.max_pixels)
             x = to_tensor(img.resize(self.content_image.size, Image.Resampling.LANCZOS))
         return x.to(self.device)
 
@@ -153,7 +174,8 @@ class StyleTransfer:
         opts = self.options
         want_c, want_s = full or opts.content_weight > 0, full or opts.style_weight > 0
         layers = (opts.content_layers if want_c else ()) + (opts.style_layers if want_s else ())
-        feats = self.net(x, dict.fromkeys(layers))
+        with autocast(self.precision, self.device):
+            feats = self.net(x, dict.fromkeys(layers), checkpoint=needs_checkpointing(x.shape[-1] * x.shape[-2]))
         zero = torch.zeros((), device=x.device)
         lc = content_losses(feats, self.P, opts.content_layers, opts.normalization) if want_c else zero
         if not want_s:
@@ -169,7 +191,7 @@ class StyleTransfer:
     @torch.no_grad()
     def evaluate(self, image: ImageLike) -> Losses:
         """The losses of a finished image (e.g. as saved: clamped and quantised), at the content's size."""
-        img = load_image(image)
+        img = load_image(image, "image", self.options.max_pixels)
         if img.size != self.content_image.size:
             img = img.resize(self.content_image.size, Image.Resampling.LANCZOS)
         x = to_tensor(img).to(self.device)
@@ -177,76 +199,105 @@ class StyleTransfer:
             x = luminance(x)  # the losses were defined on luminance
         return self.losses(x, full=True)[1]
 
-    def _lbfgs_scale(self, x: torch.Tensor) -> float:
-        """A constant factor on the loss that L-BFGS sees (the reported losses are not scaled).
+    def run(self, callback: Callback | None = None, resume: Progress | None = None) -> torch.Tensor:
+        """Optimise x scale by scale (at most options.iterations each, fewer by --tol or if the callback asks
+        to stop) and return it. `resume` continues a run from its checkpointed Progress.
 
-        torch's L-BFGS starts, and falls back whenever a curvature pair is rejected, to a unit step along
-        the gradient, and rejects pairs with s.y < 1e-10: both absolute, so a loss of the wrong scale makes it
-        crawl at gradient-descent speed (from white noise, a style-only loss did not move in 30 iterations).
-        Scaling the loss so that the first gradient's largest pixel is LBFGS_FIRST_STEP makes those steps
-        move pixels by a visible amount; after that L-BFGS is scale-invariant.
+        With several scales, each starts from the previous result upsampled: the large structures are
+        settled at low resolution, where an iteration costs a fraction, and the fine scale only refines.
         """
-        loss, _ = self.losses(x)
-        (g,) = torch.autograd.grad(loss, x)
-        top = float(g.abs().max())
-        return LBFGS_FIRST_STEP / top if top > 0 and torch.isfinite(g).all() else 1.0
-
-    def run(self, callback: Callback | None = None) -> torch.Tensor:
-        """Optimise x for options.iterations steps per scale (fewer if the callback asks to stop); return x.
-
-        With several scales, each starts from the previous result upsampled, so the high-frequency
-        residue of a white-noise start is resolved at low resolution, where it costs little.
-        """
-        opts = self.options
         sizes = self.scale_sizes()
-        total = opts.iterations * len(sizes)
-        start, done, x = time.perf_counter(), 0, None
-        for index, size in enumerate(sizes):
-            self.prepare(size)
-            if x is None:
-                x = self.initial_image()
-            else:
-                x = F.interpolate(x, size=self.p.shape[-2:], mode="bicubic", align_corners=False).clamp_(0, 1)
-            x, stopped = self._optimise(x.contiguous(), callback, index, done, total, start)
-            done += opts.iterations
-            if stopped:
+        st = self.progress = resume or Progress()
+        start = time.perf_counter() - st.seconds
+        total = self.options.iterations * len(sizes)
+        while st.scale < len(sizes):
+            self.prepare(sizes[st.scale])
+            if st.x is None:
+                st.x = self.initial_image()
+            elif st.x.shape[-2:] != self.p.shape[-2:]:
+                st.x = F.interpolate(st.x, size=self.p.shape[-2:], mode="bicubic", align_corners=False).clamp_(0, 1)
+            if self._optimise(callback, start, total):
                 break
-        return x
+            st.done += st.iteration
+            st.scale, st.iteration, st.optimizer, st.loss_scale, st.history = st.scale + 1, 0, None, None, []
+        return st.x
 
-    def _optimise(self, x: torch.Tensor, callback: Callback | None, scale: int, done: int, total: int,
-                  start: float) -> tuple[torch.Tensor, bool]:
-        opts = self.options
-        x = x.detach().requires_grad_(True)
-        scale_k = self._lbfgs_scale(x) if opts.optimizer == "lbfgs" else 1.0
-        if opts.optimizer == "lbfgs":
-            # max_iter=1 per step() call: one function evaluation per iteration, history kept in the state
-            opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                [x], lr=1, max_iter=1, history_size=100, tolerance_grad=0, tolerance_change=0
-            )
-        else:
-            opt = torch.optim.Adam([x], lr=opts.lr)
+    def _converged(self, history: list[float]) -> bool:
+        tol = self.options.tol
+        if not tol or len(history) <= TOL_WINDOW:
+            return False
+        old, new = history[-1 - TOL_WINDOW], history[-1]
+        return old - new < tol * TOL_WINDOW * abs(new)
+
+    def _new_optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+        if self.options.optimizer == "adam":
+            return torch.optim.Adam([x], lr=self.options.lr)
+        # max_iter=1 per step() call: one function evaluation per iteration, history kept in the state
+        return torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=lbfgs_history(x[0, 0].numel()),
+                                 tolerance_grad=0, tolerance_change=0)
+
+    def _optimise(self, callback: Callback | None, start: float, total: int) -> bool:
+        """Iterate at the current scale until --iterations, --tol or the callback stops it; True if stopped."""
+        opts, st = self.options, self.progress
+        x = st.x.detach().contiguous().requires_grad_(True)
+        opt = self._new_optimizer(x)
+        if st.optimizer is not None:
+            opt.load_state_dict(st.optimizer)
         current: list[Losses] = []  # the losses of each evaluation within one step
+        good = x.detach().clone()  # the last iterate whose loss was finite
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             loss, parts = self.losses(x)
-            loss = loss * scale_k
-            loss.backward()
             current.append(parts)
-            return loss
+            loss.backward()
+            if opts.optimizer == "adam":
+                return loss
+            if st.loss_scale is None:
+                # torch's L-BFGS takes a unit step along the gradient when it has no curvature pairs and
+                # rejects pairs with s.y < 1e-10: both absolute. Scaling the loss so that the first gradient's
+                # largest pixel is LBFGS_FIRST_STEP makes those steps visible; L-BFGS is scale-invariant after.
+                top = float(x.grad.abs().max())
+                st.loss_scale = LBFGS_FIRST_STEP / top if top > 0 and math.isfinite(top) else 1.0
+            x.grad.mul_(st.loss_scale)
+            return loss.detach() * st.loss_scale
 
-        for i in range(1, opts.iterations + 1):
+        stopped = False
+        while st.iteration < opts.iterations and not self._converged(st.history):
+            before = x.detach().clone()
             current.clear()
             opt.step(closure)
+            st.iteration += 1
+            parts = current[0]
+            if not math.isfinite(parts.total):
+                st.failures += 1
+                with torch.no_grad():
+                    x.copy_(good)
+                if st.failures >= MAX_FAILURES:
+                    st.x = good
+                    raise NonFiniteLoss(f"the loss became {parts.total} {st.failures} times (last good iterate kept); "
+                                        "try a smaller --style-weight, --lr or --precision fp32", good)
+                opt = self._new_optimizer(x)  # its history led here: start afresh, with half the step
+                if st.loss_scale is not None:
+                    st.loss_scale /= 2
+                continue
+            good = before
             if opts.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 1)  # projected gradient: Adam's steps may leave the valid range
+            st.history.append(parts.total)
+            st.x, st.seconds = x.detach(), time.perf_counter() - start
+            st.optimizer = opt.state_dict()
             if callback is not None:
-                it = Iterate(done + i, total, time.perf_counter() - start, current[0], x.detach(), scale,
-                             self.render)
+                it = Iterate(st.done + st.iteration, total, st.seconds, parts, st.x, st.scale, self.render)
                 if callback(it):
-                    return x.detach(), True
-        return x.detach(), False
+                    stopped = True
+                    break
+        if not torch.isfinite(x).all():  # the very last step went astray: keep the last good iterate
+            with torch.no_grad():
+                x.copy_(good)
+        st.x = x.detach()
+        return stopped
 
 
 def stylize(

@@ -16,6 +16,8 @@ OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("noise", "content", "style")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see README "Limits and errors"
 
 
 def _opt(default: Any, help: str, **meta: Any) -> Any:
@@ -31,8 +33,16 @@ class Options:
 
     size: int = _opt(512, "long side of the output in pixels")
     style_scale: float = _opt(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)")
-    iterations: int = _opt(500, "optimiser iterations per scale (L-BFGS: one function evaluation each)")
-    scales: int = _opt(1, "coarse-to-fine scales, each twice the size of the one before (1: the paper)")
+    iterations: int = _opt(500, "most optimiser iterations per scale (L-BFGS: one function evaluation each)")
+    scales: int | tuple[int, ...] = _opt(
+        3, "coarse-to-fine: N scales, each twice the size of the one before, or a comma-separated list of long "
+        "sides ending at --size (1: the paper)", metavar="N|S1,S2,...",
+    )
+    tol: float = _opt(1e-3, "stop a scale once the loss fell by less than this fraction per iteration over the "
+                      "last 10 iterations (0: always run --iterations, as the paper)")
+    precision: str = _opt("auto", "arithmetic of the network: auto (bf16 where the hardware runs it fast: AMX or "
+                          "AVX512-BF16 CPUs, bf16 GPUs; else fp32), fp32 (the paper), bf16, fp16; Gram matrices, "
+                          "losses and the optimiser stay fp32", choices=PRECISIONS)
     optimizer: str = _opt("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
     lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)")
     content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)")
@@ -51,7 +61,7 @@ class Options:
         None, "comma-separated weights of several style images, one each; normalised to sum 1 (default: equal)"
     )
     mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends")
-    init: str = _opt("noise", "start image: noise (paper), content, style, or an image PATH")
+    init: str = _opt("content", "start image: content (fast), noise (the paper's white noise), style, or an image PATH")
     seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)")
     pooling: str = _opt("avg", "VGG pooling: avg (the paper's choice) or max", choices=POOLINGS)
     normalization: str = _opt(
@@ -60,6 +70,8 @@ class Options:
     device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
     weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path")
     weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights")
+    max_pixels: int = _opt(100_000_000, "refuse input images that declare more pixels than this (decompression "
+                           "bombs)")
 
     def __post_init__(self) -> None:
         self.content_layers = tuple(self.content_layers)
@@ -68,14 +80,23 @@ class Options:
             self.style_layer_weights = tuple(float(w) for w in self.style_layer_weights)
         if self.style_blend is not None:
             self.style_blend = tuple(float(w) for w in self.style_blend)
+        if isinstance(self.scales, list):
+            self.scales = tuple(self.scales)
+        if isinstance(self.scales, tuple) and len(self.scales) == 1 and self.scales[0] == self.size:
+            self.scales = 1
         self.validate()
 
     def validate(self) -> None:
         """Raise StylegramError naming the first bad setting."""
-        for name in ("size", "iterations", "scales"):
+        for name in ("size", "iterations", "max_pixels"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            if not _integer(v) or v <= 0:
                 raise StylegramError(f"--{_flag(name)} must be a positive integer, got {v!r}")
+        if self.size < MIN_SIZE:
+            raise StylegramError(f"--size must be at least {MIN_SIZE} pixels, got {self.size}")
+        self._validate_scales()
+        if not _finite(self.tol) or not 0 <= self.tol < 1:
+            raise StylegramError(f"--tol must be a number in [0, 1), got {self.tol!r}")
         for name in ("style_scale", "lr"):
             v = getattr(self, name)
             if not _finite(v) or v <= 0:
@@ -87,7 +108,7 @@ class Options:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise StylegramError(f"--seed must be a non-negative integer, got {self.seed!r}")
         for name, choices in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS),
-                              ("normalization", NORMALIZATIONS), ("device", DEVICES)):
+                              ("normalization", NORMALIZATIONS), ("device", DEVICES), ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
                 got = getattr(self, name)
                 raise StylegramError(f"--{_flag(name)} must be one of {', '.join(choices)}, got {got!r}")
@@ -117,6 +138,29 @@ class Options:
         if not isinstance(self.init, str) or not self.init:
             raise StylegramError("--init must be noise, content, style or an image path")
 
+    def _validate_scales(self) -> None:
+        v = self.scales
+        if isinstance(v, tuple):
+            if not v or not all(_integer(s) and s >= MIN_SIZE for s in v):
+                raise StylegramError(f"--scales sizes must be integers >= {MIN_SIZE}, got {v!r}")
+            if list(v) != sorted(set(v)) or v[-1] != self.size:
+                raise StylegramError(f"--scales sizes must increase and end at --size {self.size}, got "
+                                     f"{','.join(map(str, v))}")
+        elif not _integer(v) or v <= 0:
+            raise StylegramError(f"--scales must be a positive integer or a list of sizes, got {v!r}")
+
+    def scale_sizes(self) -> list[int]:
+        """Long sides of the scales, coarse to fine, ending at size. N scales: each half the next (>= 16 px)."""
+        if isinstance(self.scales, tuple):
+            return list(self.scales)
+        sizes = [max(MIN_SIZE, round(self.size / 2 ** (self.scales - 1 - k))) for k in range(self.scales)]
+        return sorted(set(sizes))  # a small --size with many scales: no scale twice
+
+    @classmethod
+    def paper(cls, **changes: Any) -> Options:
+        """The textbook configuration: white noise, one scale, fp32, a fixed 500 L-BFGS iterations."""
+        return cls(init="noise", scales=1, tol=0.0, precision="fp32", iterations=500).replace(**changes)
+
     def layer_weights(self) -> dict[str, float]:
         """The w_l of eq. 5 by layer name, summing to 1 (the paper: 1/5 each on conv1_1 ... conv5_1)."""
         w = self.style_layer_weights or (1.0,) * len(self.style_layers)
@@ -128,6 +172,10 @@ class Options:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _finite(v: Any) -> bool:

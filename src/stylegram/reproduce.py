@@ -108,7 +108,7 @@ def reproduce(
     if what not in WHATS:
         raise StylegramError(f"reproduce: unknown figure {what!r}; choose one of {', '.join(WHATS)}")
     d_size, d_iters, d_scales = DEFAULTS[what]
-    base = base or Options(init="noise", scales=d_scales)
+    base = base or Options.paper(scales=d_scales, precision="auto")
     base = base.replace(size=size or d_size, iterations=iterations or d_iters)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -165,7 +165,8 @@ def _write_results(path: Path, what: str, base: Options, records: dict[str, Any]
 def _compose(what: str, cells: list[Cell], images: dict[str, Image.Image], content: Image.Image,
              styles: list[Image.Image], names: list[str], row_labels: list[str], col_labels: list[str],
              base: Options) -> Image.Image:
-    scales = f" at each of {base.scales} scales" if base.scales > 1 else ""
+    n_scales = len(base.scale_sizes())
+    scales = f" at each of {n_scales} scales" if n_scales > 1 else ""
     size_note = f"{base.size} px, {base.iterations} L-BFGS iterations{scales} from white noise"
     if what == "fig2":
         photo = images[cells[0].name].size
@@ -206,7 +207,7 @@ def main(argv: Sequence[str]) -> int:
     add_option_flags(p)
     ns = p.parse_args(list(argv))
     size, iterations = getattr(ns, "size", None), getattr(ns, "iterations", None)
-    base = options_from_args(ns, Options(init="noise", scales=DEFAULTS[ns.what][2]))
+    base = options_from_args(ns, Options.paper(scales=DEFAULTS[ns.what][2], precision="auto"))
     t0 = time.perf_counter()
     fig = reproduce(ns.what, ns.out, ns.content, ns.styles, size, iterations, ns.resume, base, not ns.quiet)
     print(f"wrote {fig} and {Path(ns.out) / 'results.json'} ({time.perf_counter() - t0:.0f} s)")
