@@ -1,0 +1,132 @@
+"""The fast path's parts: precision choice, --tol, scale lists, checkpointing, memory estimate, NaN recovery."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import stylegram.hardware as hw
+from stylegram import Options, StylegramError, StyleTransfer
+from stylegram.network import load_vgg19
+from stylegram.optimize import MAX_FAILURES, NonFiniteLoss
+
+from .conftest import make_painting, make_photo
+
+
+def test_auto_precision_is_fp32_without_fast_bf16(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(hw, "cpu_has_fast_bf16", lambda: False)
+    assert hw.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(hw, "cpu_has_fast_bf16", lambda: True)
+    assert hw.resolve_precision("auto", cpu) == "bf16"
+    assert hw.resolve_precision("fp32", cpu) == "fp32"  # an explicit choice always wins
+
+
+def test_bf16_gives_nearly_the_fp32_loss_and_fp32_gradients() -> None:
+    opts = Options(size=32, precision="fp32")
+    t32 = StyleTransfer(make_photo(), make_painting(), opts)
+    t16 = StyleTransfer(make_photo(), make_painting(), opts.replace(precision="bf16"))
+    x = t32.p.clone().mul(0.8).add(0.1).requires_grad_(True)
+    l32, _ = t32.losses(x)
+    (g32,) = torch.autograd.grad(l32, x)
+    l16, parts = t16.losses(x)
+    (g16,) = torch.autograd.grad(l16, x)
+    assert l16.dtype == torch.float32 and g16.dtype == torch.float32
+    assert float(l16.detach()) == pytest.approx(float(l32.detach()), rel=0.05)
+    assert torch.nn.functional.cosine_similarity(g16.flatten(), g32.flatten(), dim=0) > 0.95
+    assert t16.P["conv4_2"].dtype == torch.float32  # targets kept in fp32
+
+
+def test_tol_stops_each_scale_early_and_zero_runs_all() -> None:
+    def count(tol: float) -> int:
+        n = []
+        t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, iterations=150, tol=tol))
+        t.run(lambda it: n.append(it.iteration))
+        return len(n)
+
+    assert count(0.0) == 150
+    assert 10 < count(0.05) < 150  # a loose tolerance stops once the loss flattens
+
+
+def test_converged_rule() -> None:
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, tol=0.01))
+    flat = [1.0] * 12
+    falling = [2.0 - 0.1 * k for k in range(12)]
+    assert t._converged(flat) and not t._converged(falling) and not t._converged(flat[:5])
+
+
+def test_scale_list_option_and_cli_parsing() -> None:
+    from stylegram.cli import build_parser, options_from_args
+
+    assert Options(size=200, scales=(50, 100, 200)).scale_sizes() == [50, 100, 200]
+    assert Options(size=512).scale_sizes() == [128, 256, 512]
+    ns = build_parser().parse_args(["c.png", "s.png", "-o", "o.png", "--scales", "64,128,300"])
+    opts = options_from_args(ns)
+    assert opts.scales == (64, 128, 300) and opts.size == 300  # the list's last entry is the size
+    for bad in ((100, 50, 512), (64, 128), (8, 512)):
+        with pytest.raises(StylegramError, match="--scales"):
+            Options(size=512, scales=bad)
+
+
+def test_checkpointed_network_gives_the_same_gradient() -> None:
+    net = load_vgg19()
+    x = torch.rand(1, 3, 40, 48, requires_grad=True)
+    layers = ("conv1_1", "conv3_1", "conv4_2", "conv5_1")
+    grads = []
+    for ckpt in (False, True):
+        feats = net(x, layers, checkpoint=ckpt)
+        (g,) = torch.autograd.grad(sum((f * f).mean() for f in feats.values()), x)
+        grads.append(g)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_lbfgs_history_shrinks_for_large_images() -> None:
+    assert hw.lbfgs_history(512 * 384) == 100
+    assert 5 <= hw.lbfgs_history(2048 * 1536) < 30
+    assert hw.estimate_bytes(2048, 1536) < 8 * 2**30  # the issue's 2048 px within 8 GB
+
+
+def test_size_that_does_not_fit_is_refused_with_one_that_does() -> None:
+    with pytest.raises(StylegramError, match=r"--size 4000 .* needs about .* GiB .* --size \d+ would fit"):
+        hw.check_fits(4000, 3000, 4000, "fp32", torch.device("cpu"), available=4 * 2**30)
+    hw.check_fits(400, 300, 400, "fp32", torch.device("cpu"), available=4 * 2**30)  # fits: no error
+
+
+def test_nan_loss_recovers_from_the_last_good_iterate(monkeypatch) -> None:
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, iterations=12, tol=0.0))
+    real = t.losses
+    calls = {"n": 0}
+
+    def flaky(x, full=False):
+        calls["n"] += 1
+        loss, parts = real(x, full)
+        if calls["n"] in (4, 7):  # two poisoned evaluations
+            return loss * float("nan"), parts.__class__(parts.content, math.nan, parts.tv, math.nan)
+        return loss, parts
+
+    monkeypatch.setattr(t, "losses", flaky)
+    seen = []
+    x = t.run(lambda it: seen.append(it.losses.total))
+    assert torch.isfinite(x).all() and t.progress.failures == 2
+    assert all(math.isfinite(v) for v in seen) and seen[-1] < seen[0]
+
+
+def test_nan_forever_stops_with_the_last_good_image(monkeypatch) -> None:
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, iterations=20, tol=0.0))
+    real = t.losses
+    calls = {"n": 0}
+
+    def broken(x, full=False):
+        calls["n"] += 1
+        loss, parts = real(x, full)
+        if calls["n"] > 3:
+            return loss * float("inf"), parts.__class__(parts.content, math.inf, parts.tv, math.inf)
+        return loss, parts
+
+    monkeypatch.setattr(t, "losses", broken)
+    with pytest.raises(NonFiniteLoss) as err:
+        t.run()
+    assert t.progress.failures == MAX_FAILURES
+    assert torch.isfinite(err.value.x).all() and err.value.x.shape == t.p.shape
