@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-all lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +21,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/speed.py
+
+bench-all: bench
+	$(BIN)/python benchmarks/levers.py
 	$(BIN)/python benchmarks/size_invariance.py
+	$(BIN)/python benchmarks/controls.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-
 from common import machine, table  # type: ignore[import-not-found]
+
 from stylegram import Options, StyleTransfer
 from stylegram.hardware import cpu_has_fast_bf16
 from stylegram.samples import procedural_painting, sample_photo

@@ -34,8 +34,6 @@ from stylegram.hardware import estimate_bytes
 from stylegram.images import resize_dims
 from stylegram.network import load_vgg19
 
-SIZE = 512
-
 
 def child(spec: dict) -> dict:
     """One configuration in this process: the CLI's run, then its own peak RSS."""
@@ -63,9 +61,9 @@ def spawn(name: str, options: Options, out: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def score(path: str) -> dict:
+def score(path: str, size: int) -> dict:
     """The saved image's losses in fp32 at 512 px with the default weights (the same code for both)."""
-    t = StyleTransfer(IMAGES / "tubingen.jpg", IMAGES / "starry_night.jpg", Options(size=SIZE, precision="fp32"))
+    t = StyleTransfer(IMAGES / "tubingen.jpg", IMAGES / "starry_night.jpg", Options(size=size, precision="fp32"))
     return t.evaluate(path).as_dict()
 
 
@@ -84,6 +82,7 @@ def bare_vgg(width: int, height: int, repeats: int = 5) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=512)
     p.add_argument("--baseline-iterations", type=int, default=500)
     p.add_argument("--rss-sizes", type=int, nargs="*", default=[512, 1024, 2048])
     p.add_argument("--rss-iterations", type=int, default=2, help="iterations per scale of the RSS runs")
@@ -98,12 +97,11 @@ def main() -> int:
         return 0
     images = args.out / "speed-images"
     images.mkdir(parents=True, exist_ok=True)
-    runs = {
-        "baseline": spawn("baseline", Options.paper(size=SIZE, iterations=args.baseline_iterations), images),
-        "default": spawn("default", Options(size=SIZE), images),
-    }
+    runs = {"default": spawn("default", Options(size=args.size), images)}
+    print(f"default: {runs['default']['wall_s']} s; now the baseline", flush=True)
+    runs["baseline"] = spawn("baseline", Options.paper(size=args.size, iterations=args.baseline_iterations), images)
     for name, r in runs.items():
-        r["final"] = score(r["output"])
+        r["final"] = score(r["output"], args.size)
         print(f"{name}: {r['wall_s']} s, iterations per scale {r['iterations_per_scale']}, "
               f"total loss {r['final']['total']:.4g}", flush=True)
     w, h = runs["baseline"]["size"]
