@@ -10,9 +10,13 @@ import argparse
 import dataclasses
 import os
 import platform
+import shlex
+import signal
 import sys
+import tempfile
 import time
 import typing
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,10 +27,11 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .checkpoint import Interrupts, Job, default_checkpoint_path, load_checkpoint, save_checkpoint
 from .errors import StylegramError
 from .files import write_json
 from .images import output_format, save_image
-from .optimize import Iterate, StyleTransfer
+from .optimize import Iterate, NonFiniteLoss, Progress, StyleTransfer
 from .options import INITS, Options
 
 PROG = "stylegram"
@@ -128,6 +133,10 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
                    help="save the image every N iterations next to OUT (OUT_stem.iterNNNN.ext)")
     p.add_argument("--report", metavar="FILE.json", help="write options, loss trace, final losses, timings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint", metavar="PATH", help="save a checkpoint here every --checkpoint-every iterations "
+                   "and on interruption (default on interruption: OUT_stem.ckpt); continue with --resume PATH")
+    p.add_argument("--checkpoint-every", type=_scalar(int), default=None, metavar="N",
+                   help="iterations between checkpoints (default: 0, only on interruption; 50 with --checkpoint)")
 
 
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -147,12 +156,17 @@ def check_output(output: str, inputs: Sequence[str | os.PathLike]) -> None:
     if Path(output).is_dir():
         raise StylegramError(f"output {output} is a directory")
     ancestor = Path(output).absolute().parent
-    while not ancestor.exists():  # missing directories are created on save; check the first that exists
+    while not ancestor.exists():  # missing directories are created (below), so check the first that exists
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise StylegramError(f"output {output}: {ancestor} is a file, not a directory")
-    if not os.access(ancestor, os.W_OK):
-        raise StylegramError(f"output {output}: directory {ancestor} is not writable")
+    parent = Path(output).absolute().parent
+    try:  # a real write, not os.access: root, read-only mounts and /proc answer access() wrongly
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise StylegramError(f"output {output}: cannot write in {parent}: {e.strerror or e}") from None
 
 
 def _intermediate_path(output: str, iteration: int) -> Path:
@@ -167,10 +181,13 @@ def versions() -> dict[str, str]:
 
 def run_transfer(
     content: Any, style: Any, output: str, options: Options, *, print_every: int = 0, save_every: int = 0,
-    report: str | None = None, quiet: bool = False, inputs: Sequence[str] = (),
+    report: str | None = None, quiet: bool = False, inputs: Sequence[str] = (), checkpoint: str | None = None,
+    checkpoint_every: int = 0, resume: tuple[Job, Progress] | None = None,
 ) -> dict[str, Any]:
-    """Everything a command-line run does: transfer with a progress bar, save atomically, write the report."""
-    for flag, v in (("--print-every", print_every), ("--save-every", save_every)):
+    """Everything a command-line run does: transfer with a progress bar, save atomically, write the report;
+    checkpoints every `checkpoint_every` iterations; on SIGINT/SIGTERM save image, report and checkpoint."""
+    for flag, v in (("--print-every", print_every), ("--save-every", save_every),
+                    ("--checkpoint-every", checkpoint_every)):
         if v < 0:
             raise StylegramError(f"{flag} must be >= 0, got {v}")
     extra = ([options.init] if options.init not in INITS else []) + ([options.mask] if options.mask else [])
@@ -179,13 +196,21 @@ def run_transfer(
         if Path(report).suffix.lower() != ".json":
             raise StylegramError(f"--report {report}: the report file must end in .json")
         check_output_json(report, [*inputs, output])
+    if checkpoint:
+        check_output_json(checkpoint, [*inputs, output, *([report] if report else [])])
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    resumable = all(isinstance(s, (str, os.PathLike)) for s in [content, *styles])  # a checkpoint names files
+    if checkpoint and not resumable:
+        raise StylegramError("--checkpoint needs the content and style given as files")
+    job, progress = resume or (Job(str(content), [str(s) for s in styles], output, options.to_dict(), report,
+                                   checkpoint, checkpoint_every, print_every, save_every), None)
     t0 = time.perf_counter()
     transfer = StyleTransfer(content, style, options)
-    trace: list[dict[str, float]] = []
-    bar = tqdm(total=options.iterations * len(options.scale_sizes()), desc=PROG, unit="it", disable=quiet,
-               dynamic_ncols=True)
+    trace = job.trace
+    bar = tqdm(total=options.iterations * len(options.scale_sizes()), initial=len(trace), desc=PROG, unit="it",
+               disable=quiet, dynamic_ncols=True)
 
-    def callback(it: Iterate) -> None:
+    def callback(it: Iterate) -> bool:
         loss = it.losses
         trace.append({"iteration": it.iteration, "scale": it.scale, "seconds": round(it.seconds, 4),
                       **_rounded(loss.as_dict())})
@@ -197,23 +222,37 @@ def run_transfer(
                       f"style {loss.style:.4g} total {loss.total:.4g} ({it.seconds:.1f} s)")
         if save_every and it.iteration % save_every == 0:
             save_image(it.image(), _intermediate_path(output, it.iteration))
+        if checkpoint and checkpoint_every and it.iteration % checkpoint_every == 0:
+            save_checkpoint(checkpoint, job, transfer.progress)
+        return interrupts.signal is not None
 
-    try:
-        x = transfer.run(callback)
-    finally:
-        bar.close()
-    path = save_image(transfer.render(x), output)
-    final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
-    seconds = time.perf_counter() - t0
-    data = {
-        "options": options.to_dict(), "content": _describe(content),
-        "style": [_describe(s) for s in style] if isinstance(style, (list, tuple)) else _describe(style),
-        "output": str(path), "size": list(transfer.content_image.size), "trace": trace,
-        "final": _rounded(final.as_dict()), "seconds": round(seconds, 3), "device": str(transfer.device),
-        "threads": torch.get_num_threads(), "versions": versions(),
-    }
-    if report:
-        write_json(report, data)
+    failure: NonFiniteLoss | None = None
+    with Interrupts() as interrupts:
+        try:
+            x = transfer.run(callback, resume=progress)
+        except NonFiniteLoss as e:
+            failure, x = e, e.x
+        finally:
+            bar.close()
+        path = save_image(transfer.render(x), output)
+        final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
+        data = {
+            "options": options.to_dict(), "content": _describe(content),
+            "style": [_describe(s) for s in style] if isinstance(style, (list, tuple)) else _describe(style),
+            "output": str(path), "size": list(transfer.content_image.size), "trace": trace,
+            "final": _rounded(final.as_dict()), "seconds": round(time.perf_counter() - t0, 3),
+            "device": str(transfer.device), "precision": transfer.precision, "threads": torch.get_num_threads(),
+            "versions": versions(),
+        }
+        if interrupts.signal is not None:
+            data.update(interrupted=signal.Signals(interrupts.signal).name, exit_status=interrupts.exit_status)
+            if resumable:
+                data["checkpoint"] = checkpoint or default_checkpoint_path(output)
+                save_checkpoint(data["checkpoint"], job, transfer.progress)
+        if report:
+            write_json(report, data)
+    if failure is not None:
+        raise StylegramError(f"{failure}; the last good image is saved to {path}")
     return data
 
 
@@ -231,8 +270,33 @@ def _rounded(d: dict[str, float]) -> dict[str, float]:
     return {k: float(f"{v:.6g}") for k, v in d.items()}
 
 
+def _finish(data: dict[str, Any]) -> int:
+    if "interrupted" in data:
+        how = (f" and {data['checkpoint']}; continue with: {PROG} --resume {shlex.quote(data['checkpoint'])}"
+               if "checkpoint" in data else "")
+        print(f"{PROG}: {data['interrupted']}: saved {data['output']}{how}", file=sys.stderr)
+        return int(data["exit_status"])
+    print(f"wrote {data['output']} ({data['seconds']:.1f} s)")
+    return 0
+
+
+def _resume(argv: list[str]) -> int:
+    p = _Parser(prog=f"{PROG} --resume", description="Continue an interrupted run from its checkpoint.")
+    p.add_argument("--resume", required=True, metavar="CHECKPOINT")
+    p.add_argument("--quiet", action="store_true")
+    ns = p.parse_args(argv)
+    job, progress = load_checkpoint(ns.resume)
+    options = Options(**job.options)
+    data = run_transfer(job.content, job.style if len(job.style) > 1 else job.style[0], job.output, options,
+                        print_every=job.print_every, save_every=job.save_every, report=job.report, quiet=ns.quiet,
+                        inputs=[job.content, *job.style], checkpoint=job.checkpoint or ns.resume,
+                        checkpoint_every=job.checkpoint_every, resume=(job, progress))
+    return _finish(data)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.formatwarning = lambda message, *args, **kwargs: f"{PROG}: warning: {message}\n"
     try:
         if argv and argv[0] == "demo":
             from .demo import main as demo_main
@@ -240,13 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "reproduce":
             from .reproduce import main as reproduce_main
             return reproduce_main(argv[1:])
+        if "--resume" in argv:
+            return _resume(argv)
         ns = build_parser().parse_args(argv)
         options = options_from_args(ns)
         data = run_transfer(ns.content, ns.style, ns.output, options, print_every=ns.print_every,
                             save_every=ns.save_every, report=ns.report, quiet=ns.quiet,
-                            inputs=[ns.content, *ns.style])
-        print(f"wrote {data['output']} ({data['seconds']:.1f} s)")
-        return 0
+                            inputs=[ns.content, *ns.style], checkpoint=ns.checkpoint,
+                            checkpoint_every=50 if ns.checkpoint_every is None and ns.checkpoint else
+                            ns.checkpoint_every or 0)
+        return _finish(data)
     except StylegramError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ Sized to finish in under two minutes on a 2-core CPU; every option flag still wo
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def main(argv: Sequence[str]) -> int:
     save_image(style, out.with_name(f"{out.stem}-style.png"))
     data = run_transfer(content, style, ns.output, options, print_every=ns.print_every,
                         save_every=ns.save_every, report=ns.report, quiet=ns.quiet)
+    if "interrupted" in data:
+        print(f"{PROG}: {data['interrupted']}: saved {data['output']}", file=sys.stderr)
+        return int(data["exit_status"])
     print(f"wrote {data['output']} ({data['seconds']:.1f} s); inputs beside it as "
           f"{out.stem}-content.png and {out.stem}-style.png")
     return 0

@@ -64,6 +64,10 @@ def load_image(source: ImageLike, name: str = "image", max_pixels: int = MAX_PIX
                 if w * h > max_pixels:
                     raise StylegramError(f"{name}: {path} declares {w}x{h} = {w * h:,} pixels, more than --max-pixels "
                                          f"{max_pixels:,} (a decompression bomb, or raise --max-pixels)")
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:
+                    warnings.warn(f"{name}: {path} is animated ({frames} frames); using the first frame",
+                                  stacklevel=2)
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 return to_rgb(img)

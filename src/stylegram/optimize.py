@@ -17,10 +17,11 @@ from .hardware import autocast, check_fits, lbfgs_history, needs_checkpointing, 
 from .images import ImageLike, load_image, resize_dims, resize_long_side, to_image, to_tensor
 from .losses import content_losses, gram_per_position, guided_style_loss, style_loss, total_loss, tv_loss
 from .network import VGG19, load_vgg19
-from .options import INITS, Options
+from .options import INITS, MIN_SIZE, Options
 
 NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
 LBFGS_FIRST_STEP = 0.05  # largest pixel change of an L-BFGS step without curvature information ([0, 1] units)
+LATER_SCALE_STEP = 0.1  # first L-BFGS step at later scales, relative to LBFGS_FIRST_STEP
 TOL_WINDOW = 10  # iterations over which --tol measures the loss's relative fall
 MAX_FAILURES = 3  # non-finite losses survived (each: back to the last good iterate, fresh optimiser, half step)
 
@@ -102,6 +103,13 @@ class StyleTransfer:
         self._mask_source = load_image(opts.mask, "mask", opts.max_pixels).convert("L") if opts.mask else None
         self.precision = resolve_precision(opts.precision, self.device)
         w, h = resize_dims(self._content_source.size, opts.size)
+        for what, img, long_side in [("content", self._content_source, opts.size)] + [
+                (f"style {k + 1}", s, round(opts.size * opts.style_scale)) for k, s in enumerate(self._style_sources)]:
+            sw, sh = resize_dims(img.size, long_side)
+            if min(sw, sh) < MIN_SIZE:
+                raise StylegramError(
+                    f"{what}: a {img.width}x{img.height} image becomes {sw}x{sh} at long side {long_side}; its short "
+                    f"side must be at least {MIN_SIZE} px (aspect ratio up to {long_side // MIN_SIZE}:1 here)")
         check_fits(w, h, opts.size, self.precision, self.device)  # before any large allocation
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.layer_weights = opts.layer_weights()
@@ -215,12 +223,22 @@ class StyleTransfer:
             if st.x is None:
                 st.x = self.initial_image()
             elif st.x.shape[-2:] != self.p.shape[-2:]:
-                st.x = F.interpolate(st.x, size=self.p.shape[-2:], mode="bicubic", align_corners=False).clamp_(0, 1)
+                st.x = self.upsample(st.x)
             if self._optimise(callback, start, total):
                 break
             st.done += st.iteration
             st.scale, st.iteration, st.optimizer, st.loss_scale, st.history = st.scale + 1, 0, None, None, []
         return st.x
+
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        """The previous scale's result at this scale, with the photo's detail that the coarse scale could not
+        hold added back (a Laplacian-pyramid band): a plain upsampling is blurred, which costs the fine style
+        layers so much that L-BFGS spent its first ~15 iterations at each scale undoing it."""
+        size = self.p.shape[-2:]
+        up = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+        low = F.interpolate(F.interpolate(self.p, size=x.shape[-2:], mode="area"), size=size, mode="bicubic",
+                            align_corners=False)
+        return (up + (self.p - low)).clamp_(0, 1)
 
     def _converged(self, history: list[float]) -> bool:
         tol = self.options.tol
@@ -258,7 +276,9 @@ class StyleTransfer:
                 # rejects pairs with s.y < 1e-10: both absolute. Scaling the loss so that the first gradient's
                 # largest pixel is LBFGS_FIRST_STEP makes those steps visible; L-BFGS is scale-invariant after.
                 top = float(x.grad.abs().max())
-                st.loss_scale = LBFGS_FIRST_STEP / top if top > 0 and math.isfinite(top) else 1.0
+                # an upsampled start is already close: a full first step there undid the coarse scale's work
+                first = LBFGS_FIRST_STEP if st.scale == 0 else LBFGS_FIRST_STEP * LATER_SCALE_STEP
+                st.loss_scale = first / top if top > 0 and math.isfinite(top) else 1.0
             x.grad.mul_(st.loss_scale)
             return loss.detach() * st.loss_scale
 
