@@ -38,7 +38,7 @@ class Options:
         3, "coarse-to-fine: N scales, each twice the size of the one before, or a comma-separated list of long "
         "sides ending at --size (1: the paper)", metavar="N|S1,S2,...",
     )
-    tol: float = _opt(1e-2, "stop a scale once the loss fell by less than this fraction per iteration over the "
+    tol: float = _opt(1.5e-2, "stop a scale once the loss fell by less than this fraction per iteration over the "
                       "last 10 iterations (0: always run --iterations, as the paper)")
     precision: str = _opt("auto", "arithmetic of the network: auto (bf16 where the hardware runs it fast: AMX or "
                           "AVX512-BF16 CPUs, bf16 GPUs; else fp32), fp32 (the paper), bf16, fp16; Gram matrices, "
