@@ -320,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # e.g. an unwritable output directory: say which file, no traceback
         print(f"{PROG}: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C: abort at once
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as e:  # argparse has printed its one line (or --help / --version)
+        return e.code if isinstance(e.code, int) else 2

@@ -72,7 +72,8 @@ def load_image(source: ImageLike, name: str = "image", max_pixels: int = MAX_PIX
                 img = ImageOps.exif_transpose(img)
                 return to_rgb(img)
     except Image.DecompressionBombError as e:
-        raise StylegramError(f"{name}: {path} is refused by Pillow's decompression-bomb check: {e}") from None
+        raise StylegramError(f"{name}: {path} declares more pixels than --max-pixels {max_pixels:,} allows (a "
+                             f"decompression bomb; Pillow: {e})") from None
     except UnidentifiedImageError:
         raise StylegramError(f"{name}: {path} is not an image Pillow can read (unknown or unsupported format)") \
             from None

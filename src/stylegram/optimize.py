@@ -101,6 +101,7 @@ class StyleTransfer:
         self._style_sources = [load_image(s, f"style {k + 1}" if len(styles) > 1 else "style", opts.max_pixels)
                                for k, s in enumerate(styles)]
         self._mask_source = load_image(opts.mask, "mask", opts.max_pixels).convert("L") if opts.mask else None
+        self._init_source = load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None
         self.precision = resolve_precision(opts.precision, self.device)
         w, h = resize_dims(self._content_source.size, opts.size)
         for what, img, long_side in [("content", self._content_source, opts.size)] + [
@@ -169,7 +170,7 @@ class StyleTransfer:
         elif opts.init == "content":
             x = self.p.clone()
         else:
-            img = self.style_image if opts.init == "style" else load_image(opts.init, "init", opts.max_pixels)
+            img = self.style_image if opts.init == "style" else self._init_source
             x = to_tensor(img.resize(self.content_image.size, Image.Resampling.LANCZOS))
         return x.to(self.device)
 
