@@ -184,7 +184,7 @@ def test_output_in_a_missing_directory_is_created(files, capsys) -> None:
 def _odd_images(d: Path) -> list[Path]:
     photo = make_photo()
     photo.convert("CMYK").save(d / "cmyk.jpg")
-    Image.fromarray((__import__("numpy").asarray(photo.convert("L"), dtype="uint16") * 257)).save(d / "deep.png")
+    Image.fromarray(__import__("numpy").asarray(photo.convert("L"), dtype="uint16") * 257).save(d / "deep.png")
     photo.convert("L").save(d / "grey.png")
     photo.convert("P", palette=Image.Palette.ADAPTIVE).save(d / "palette.png")
     rgba = photo.convert("RGBA")
