@@ -66,8 +66,11 @@ def _scalar(kind: type) -> Any:
 
 def _scales(text: str) -> int | tuple[int, ...]:
     try:
-        return int(text) if "," not in text else _comma(int)(text)
-    except ValueError:
+        sizes = int(text) if "," not in text else _comma(int)(text)
+        if sizes == ():
+            raise ValueError
+        return sizes
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"expected a number of scales or comma-separated sizes, got {text!r}") \
             from None
 

@@ -77,12 +77,13 @@ def load_image(source: ImageLike, name: str = "image", max_pixels: int = MAX_PIX
     except UnidentifiedImageError:
         raise StylegramError(f"{name}: {path} is not an image Pillow can read (unknown or unsupported format)") \
             from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        if isinstance(e, StylegramError):
-            raise
-        raise StylegramError(f"{name}: cannot read {path} (truncated or corrupt?): {e}") from None
+    except StylegramError:
+        raise
     except MemoryError:
         raise StylegramError(f"{name}: {path} is too large to decode in the memory available") from None
+    except Exception as e:  # Pillow's decoders raise many kinds for a corrupt file (fuzzing found TypeError)
+        raise StylegramError(f"{name}: cannot read {path} (truncated or corrupt?): {type(e).__name__}: {e}") \
+            from None
 
 
 def resize_dims(size: tuple[int, int], long_side: int) -> tuple[int, int]:
