@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import signal
 import sys
@@ -16,6 +15,7 @@ import torch
 from .errors import StylegramError
 from .files import atomic_write
 from .optimize import Progress
+from .weights import sha256_of
 
 FORMAT = "stylegram-checkpoint-1"
 
@@ -36,14 +36,6 @@ class Job:
     trace: list[dict[str, float]] = field(default_factory=list)
 
 
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def default_checkpoint_path(output: str) -> str:
     out = Path(output)
     return str(out.with_name(f"{out.stem}.ckpt"))
@@ -53,7 +45,7 @@ def save_checkpoint(path: str, job: Job, progress: Progress) -> None:
     """Image, optimiser state, RNG state, scale, iteration, options and inputs' hashes, written atomically."""
     state = {
         "format": FORMAT, "job": asdict(job), "progress": asdict(progress),
-        "rng": torch.get_rng_state(), "inputs": {p: sha256(p) for p in [job.content, *job.style]},
+        "rng": torch.get_rng_state(), "inputs": {p: sha256_of(Path(p)) for p in [job.content, *job.style]},
     }
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -75,7 +67,7 @@ def load_checkpoint(path: str) -> tuple[Job, Progress]:
     for name, digest in state["inputs"].items():
         if not Path(name).is_file():
             raise StylegramError(f"--resume {path}: input {name} is gone")
-        if sha256(name) != digest:
+        if sha256_of(Path(name)) != digest:
             raise StylegramError(f"--resume {path}: input {name} changed since the checkpoint; the result would "
                                  "not be the run's")
     torch.set_rng_state(state["rng"])
