@@ -94,19 +94,25 @@ def test_size_that_does_not_fit_is_refused_with_one_that_does() -> None:
     hw.check_fits(400, 300, 400, "fp32", torch.device("cpu"), available=4 * 2**30)  # fits: no error
 
 
-def test_nan_loss_recovers_from_the_last_good_iterate(monkeypatch) -> None:
-    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, iterations=12, tol=0.0))
+def poisoned(monkeypatch, iterations: int, bad, value: float) -> StyleTransfer:
+    """A 32 px transfer whose evaluations number n (from 1) return `value` wherever bad(n) holds."""
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, iterations=iterations, tol=0.0))
     real = t.losses
     calls = {"n": 0}
 
-    def flaky(x, full=False):
+    def evaluate(x, full=False):
         calls["n"] += 1
         loss, parts = real(x, full)
-        if calls["n"] in (4, 7):  # two poisoned evaluations
-            return loss * float("nan"), parts.__class__(parts.content, math.nan, parts.tv, math.nan)
+        if bad(calls["n"]):
+            return loss * value, parts.__class__(parts.content, value, parts.tv, value)
         return loss, parts
 
-    monkeypatch.setattr(t, "losses", flaky)
+    monkeypatch.setattr(t, "losses", evaluate)
+    return t
+
+
+def test_nan_loss_recovers_from_the_last_good_iterate(monkeypatch) -> None:
+    t = poisoned(monkeypatch, 12, lambda n: n in (4, 7), math.nan)
     seen = []
     x = t.run(lambda it: seen.append(it.losses.total))
     assert torch.isfinite(x).all() and t.progress.failures == 2
@@ -114,19 +120,9 @@ def test_nan_loss_recovers_from_the_last_good_iterate(monkeypatch) -> None:
 
 
 def test_nan_forever_stops_with_the_last_good_image(monkeypatch) -> None:
-    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, iterations=20, tol=0.0))
-    real = t.losses
-    calls = {"n": 0}
-
-    def broken(x, full=False):
-        calls["n"] += 1
-        loss, parts = real(x, full)
-        if calls["n"] > 3:
-            return loss * float("inf"), parts.__class__(parts.content, math.inf, parts.tv, math.inf)
-        return loss, parts
-
-    monkeypatch.setattr(t, "losses", broken)
+    t = poisoned(monkeypatch, 20, lambda n: n > 3, math.inf)
     with pytest.raises(NonFiniteLoss) as err:
         t.run()
     assert t.progress.failures == MAX_FAILURES
     assert torch.isfinite(err.value.x).all() and err.value.x.shape == t.p.shape
+

@@ -35,10 +35,11 @@ PAPER_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
 CALIBRATION = 25.0
 LAYER_SETS = tuple(DEFAULT_STYLE_LAYERS[: k + 1] for k in range(len(DEFAULT_STYLE_LAYERS)))
 # (size, iterations per scale, scales) per figure. fig3 at 256 px finishes within 15 minutes on 2 CPU cores.
-# fig2 goes coarse to fine (128, 256, 512 px): from white noise at one scale, L-BFGS leaves a faint 8-pixel
-# lattice (the stride of conv4_2) for hundreds of iterations; resolved at low resolution first, it is gone.
+# fig2 and fig3 go coarse to fine: from white noise at one scale, L-BFGS leaves a faint 8-pixel lattice (the
+# stride of conv4_2) for hundreds of iterations and the photo barely shows after 30; resolved at low
+# resolution first, the lattice is gone and fig3's alpha/beta = 1e-3 column shows the town as the paper's does.
 DEFAULTS = {
-    "fig2": (512, 50, 3), "fig3": (256, 30, 1), "content-reconstructions": (256, 60, 1),
+    "fig2": (512, 50, 3), "fig3": (256, 20, 3), "content-reconstructions": (256, 60, 1),
     "style-reconstructions": (256, 60, 1),
 }
 
