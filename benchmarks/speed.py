@@ -62,7 +62,7 @@ def spawn(name: str, options: Options, out: Path) -> dict:
 
 
 def score(path: str, size: int) -> dict:
-    """The saved image's losses in fp32 at 512 px with the default weights (the same code for both)."""
+    """The saved image's losses in fp32 at `size` with the default weights (the same code for both)."""
     t = StyleTransfer(IMAGES / "tubingen.jpg", IMAGES / "starry_night.jpg", Options(size=size, precision="fp32"))
     return t.evaluate(path).as_dict()
 

@@ -273,7 +273,8 @@ def _rounded(d: dict[str, float]) -> dict[str, float]:
     return {k: float(f"{v:.6g}") for k, v in d.items()}
 
 
-def _finish(data: dict[str, Any]) -> int:
+def finish(data: dict[str, Any]) -> int:
+    """Tell the user how a run_transfer ended; the exit status."""
     if "interrupted" in data:
         how = (f" and {data['checkpoint']}; continue with: {PROG} --resume {shlex.quote(data['checkpoint'])}"
                if "checkpoint" in data else "")
@@ -294,7 +295,7 @@ def _resume(argv: list[str]) -> int:
                         print_every=job.print_every, save_every=job.save_every, report=job.report, quiet=ns.quiet,
                         inputs=[job.content, *job.style], checkpoint=job.checkpoint or ns.resume,
                         checkpoint_every=job.checkpoint_every, resume=(job, progress))
-    return _finish(data)
+    return finish(data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             inputs=[ns.content, *ns.style], checkpoint=ns.checkpoint,
                             checkpoint_every=50 if ns.checkpoint_every is None and ns.checkpoint else
                             ns.checkpoint_every or 0)
-        return _finish(data)
+        return finish(data)
     except StylegramError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

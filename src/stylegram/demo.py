@@ -5,11 +5,19 @@ Sized to finish in under two minutes on a 2-core CPU; every option flag still wo
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli import PROG, _Parser, add_option_flags, add_output_flags, check_output, options_from_args, run_transfer
+from .cli import (
+    PROG,
+    _Parser,
+    add_option_flags,
+    add_output_flags,
+    check_output,
+    finish,
+    options_from_args,
+    run_transfer,
+)
 from .images import save_image
 from .options import Options
 from .samples import procedural_painting, sample_photo
@@ -34,8 +42,7 @@ def main(argv: Sequence[str]) -> int:
     data = run_transfer(content, style, ns.output, options, print_every=ns.print_every,
                         save_every=ns.save_every, report=ns.report, quiet=ns.quiet)
     if "interrupted" in data:
-        print(f"{PROG}: {data['interrupted']}: saved {data['output']}", file=sys.stderr)
-        return int(data["exit_status"])
+        return finish(data)
     print(f"wrote {data['output']} ({data['seconds']:.1f} s); inputs beside it as "
           f"{out.stem}-content.png and {out.stem}-style.png")
     return 0

@@ -340,8 +340,6 @@ def stylize(
         if unknown:
             raise StylegramError(f"unknown option(s): {', '.join(sorted(unknown))}")
         options = options.replace(**overrides)
-    if options.init not in INITS:
-        load_image(options.init, "init")  # fail before the network loads, not after
     transfer = StyleTransfer(content, style, options)
     return transfer.render(transfer.run(callback))
 
