@@ -5,7 +5,7 @@ paper's (eq. 1 as printed, with alpha chosen so both agree at the middle size). 
 content and style losses of the saved image and their ratio style/content. With "mean" the ratio should stay
 within a factor of 2 across sizes; with "paper" the content term's weight grows with the pixel count.
 
-    python benchmarks/size_invariance.py [--sizes 256 512 768] [--iterations 20]
+    python benchmarks/size_invariance.py [--sizes 256 512 768] [--iterations 25]
 
 Uses ../shared/images (Tuebingen x Starry Night) and skips cleanly when it is absent.
 """
@@ -48,7 +48,7 @@ def run(size: int, options: Options, content: Path, style: Path) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 768])
-    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--iterations", type=int, default=25)
     p.add_argument("--init", default="content", help="content (fast, default) or noise")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = p.parse_args()
