@@ -119,16 +119,6 @@ def test_nan_loss_recovers_from_the_last_good_iterate(monkeypatch) -> None:
     assert all(math.isfinite(v) for v in seen) and seen[-1] < seen[0]
 
 
-@pytest.mark.parametrize("last_step_bad", [False, True])
-def test_the_unevaluated_last_step_is_kept_only_if_it_is_no_worse(monkeypatch, last_step_bad: bool) -> None:
-    # 6 iterations evaluate 6 times; the 7th evaluation is of the image the last step made
-    t = poisoned(monkeypatch, 6, lambda n: last_step_bad and n == 7, 1e30)
-    seen = []
-    x = t.run(lambda it: seen.append(it.x.clone()))
-    assert len(seen) == 6 and not torch.equal(seen[-1], seen[-2])
-    assert torch.equal(x, seen[-2] if last_step_bad else seen[-1])
-
-
 def test_nan_forever_stops_with_the_last_good_image(monkeypatch) -> None:
     t = poisoned(monkeypatch, 20, lambda n: n > 3, math.inf)
     with pytest.raises(NonFiniteLoss) as err:

@@ -314,11 +314,8 @@ class StyleTransfer:
                 if callback(it):
                     stopped = True
                     break
-        with torch.no_grad():
-            # The last step's result was never evaluated; after an L-BFGS excursion it can be far worse than
-            # the last loss reported, so it must earn its place against the iterate before it (one forward).
-            last = self.losses(x)[1].total if torch.isfinite(x).all() else math.inf
-            if st.history and not last <= st.history[-1]:
+        if not torch.isfinite(x).all():  # the very last step went astray: keep the last good iterate
+            with torch.no_grad():
                 x.copy_(good)
         st.x = x.detach()
         return stopped
