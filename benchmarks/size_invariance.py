@@ -6,8 +6,9 @@ content and style losses of the saved image and their ratio style/content. With 
 within a factor of 2 across sizes; with "paper" the content term's weight grows with the pixel count.
 
 By default each size runs the tool's own defaults (coarse-to-fine, stopping by --tol), so each image is as
-converged as a user's would be; a fixed budget stops the larger images further from their optimum, which
-shows up as drift that is not the normalisation's. `--iterations N` pins one scale and N iterations instead.
+finished as a user's would be; `--iterations N` pins one scale and N iterations instead, `--tol T` tightens
+the stop. Each row also has the per-layer style losses of the result and of the photo itself (how far apart
+photo and painting are at that size) and the painting's Gram norms: where any drift comes from.
 
     python benchmarks/size_invariance.py [--sizes 256 512 768] [--iterations N]
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -68,11 +70,12 @@ def run(size: int, options: Options, content: Path, style: Path) -> dict:
     return {"size": size, "pixels": list(transfer.content_image.size), "normalization": options.normalization,
             "content_weight": options.content_weight, "style_weight": options.style_weight,
             "content": final.content, "style": final.style, "total": final.total, "NM_conv4_2": nm,
-            "content_mean_units": content_mean, "ratio_style_over_content": final.style / content_mean,
+            "content_mean_units": content_mean,
+            "ratio_style_over_content": final.style / content_mean if content_mean else math.inf,
             "scale_sizes": transfer.scale_sizes(), "iterations_per_scale": [per_scale[k] for k in sorted(per_scale)],
             "seconds": round(time.perf_counter() - t0, 1),
-            # the photo's own distance from the painting: how much style there is to put in at this size
             "style_per_layer": style_per_layer(transfer, image),
+            # the photo's own distance from the painting: how much style there is to put in at this size
             "photo_style_per_layer": style_per_layer(transfer, transfer.content_image),
             # how much texture the painting itself has at this size (Frobenius norm of A_l / M_l, over N_l)
             "painting_gram_norm": {n: float(a.norm()) / a.shape[-1] for n, a in transfer.A.items()}}
