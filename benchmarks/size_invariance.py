@@ -101,11 +101,13 @@ def main() -> int:
     if args.tol is not None:
         base = base.replace(tol=args.tol)
     mid = sorted(args.sizes)[len(args.sizes) // 2]
-    # The paper normalisation's alpha that equals the default at the middle size.
-    nm_mid = conv4_2_size(StyleTransfer(content, style, base.replace(size=mid, iterations=1, scales=1)))
-    paper = base.replace(normalization="paper", content_weight=base.content_weight / nm_mid)
+    runs = [base] if "mean" in args.normalizations else []
+    if "paper" in args.normalizations:
+        # The paper normalisation's alpha that equals the default at the middle size (one network load).
+        nm_mid = conv4_2_size(StyleTransfer(content, style, base.replace(size=mid, iterations=1, scales=1)))
+        runs.append(base.replace(normalization="paper", content_weight=base.content_weight / nm_mid))
     rows = []
-    for opts in [o for o in (base, paper) if o.normalization in args.normalizations]:
+    for opts in runs:
         for size in args.sizes:
             rows.append(run(size, opts, content, style))
             r = rows[-1]

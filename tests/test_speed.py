@@ -125,4 +125,3 @@ def test_nan_forever_stops_with_the_last_good_image(monkeypatch) -> None:
         t.run()
     assert t.progress.failures == MAX_FAILURES
     assert torch.isfinite(err.value.x).all() and err.value.x.shape == t.p.shape
-
