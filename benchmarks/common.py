@@ -11,6 +11,8 @@ from typing import Any
 import torch
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
+# The defaults until 2026-11-28 (eq. 5 as written, start from the photo, average pooling): "before" in the tables.
+BEFORE = {"normalization": "mean", "style_weight": 40.0, "init": "content", "pooling": "avg"}
 
 
 def cpu_model() -> str:

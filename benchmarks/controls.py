@@ -2,7 +2,7 @@
 
     python benchmarks/controls.py [--size 192] [--iterations 40] [--docs docs/controls]
 
-Every run starts from the photo with the same options; only the control differs. Prints a table of
+Every run has the default options at one scale; only the control differs. Prints a table of
 seconds per iteration (median) against the plain run and writes JSON to benchmarks/results/.
 """
 
@@ -55,7 +55,7 @@ def main() -> int:
     mask_path = Path(args.docs) / "mask.png"
     mask_path.parent.mkdir(parents=True, exist_ok=True)
     figure_mask(256).save(mask_path)
-    base = Options(size=args.size, iterations=args.iterations, init="content", scales=1, tol=0.0)
+    base = Options(size=args.size, iterations=args.iterations, scales=1, tol=0.0)
     runs = [
         ("plain", [night], base),
         ("preserve-color luminance", [night], base.replace(preserve_color="luminance")),
@@ -84,7 +84,7 @@ def main() -> int:
     cells = [[images[n] for n in names[:4]], [images[n] for n in names[4:]] + [None]]
     cols = ["plain | mask", "luminance | scale 0.5", "histogram | scale 2", "blend 1,1 |"]
     grid_figure(cells, col_labels=cols, title="Controls",
-                caption=f"{args.size} px, {args.iterations} L-BFGS iterations from the photo. Top: plain, "
+                caption=f"{args.size} px, {args.iterations} L-BFGS iterations, default start. Top: plain, "
                 "--preserve-color luminance, --preserve-color histogram, two styles blended 1:1. Bottom: --mask "
                 "(night inside the ellipse, ember outside), --style-scale 0.5, --style-scale 2."
                 ).save(docs / "controls.png")

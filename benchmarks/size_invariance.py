@@ -1,9 +1,10 @@
 """Does the balance of content and style stay put when only the size changes?
 
-The same photo, painting and options at several sizes, in the default ("mean") normalisation and in the
-paper's (eq. 1 as printed, with alpha chosen so both agree at the middle size). For each run: the final
-content and style losses of the saved image and their ratio style/content. With "mean" the ratio should stay
-within a factor of 2 across sizes; with "paper" the content term's weight grows with the pixel count.
+The same photo, painting and options at several sizes, in the default ("balanced") normalisation, in "mean"
+(eq. 5 as written, with the beta and pooling of Options.paper()) and in the paper's (eq. 1 as printed, with
+alpha chosen so it agrees with "mean" at the middle size). For each run: the final content and style losses of
+the saved image and their ratio style/content. The default's ratio should stay within a factor of 2 across
+sizes; with "paper" the content term's weight grows with the pixel count.
 
 By default each size runs the tool's own defaults (coarse-to-fine, stopping by --tol), so each image is as
 finished as a user's would be; `--iterations N` pins one scale and N iterations instead, `--tol T` tightens
@@ -87,8 +88,9 @@ def main() -> int:
     p.add_argument("--iterations", type=int, default=None,
                    help="one scale, this many iterations, no --tol (default: the tool's defaults)")
     p.add_argument("--tol", type=float, default=None, help="--tol of each run (default: the tool's)")
-    p.add_argument("--normalizations", nargs="+", default=["mean", "paper"], choices=["mean", "paper"])
-    p.add_argument("--init", default="content", help="content (fast, default) or noise")
+    p.add_argument("--normalizations", nargs="+", default=["balanced", "mean"],
+                   choices=["balanced", "mean", "paper"])
+    p.add_argument("--init", default=Options().init, help="start image (default: the tool's)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = p.parse_args()
     content, style = IMAGES / "tubingen.jpg", IMAGES / "starry_night.jpg"
@@ -101,20 +103,23 @@ def main() -> int:
     if args.tol is not None:
         base = base.replace(tol=args.tol)
     mid = sorted(args.sizes)[len(args.sizes) // 2]
-    runs = [base] if "mean" in args.normalizations else []
+    paper = Options.paper()
+    mean = base.replace(normalization="mean", style_weight=paper.style_weight, pooling=paper.pooling)
+    runs = [base.replace(normalization="balanced")] if "balanced" in args.normalizations else []
+    runs += [mean] if "mean" in args.normalizations else []
     if "paper" in args.normalizations:
-        # The paper normalisation's alpha that equals the default at the middle size (one network load).
-        nm_mid = conv4_2_size(StyleTransfer(content, style, base.replace(size=mid, iterations=1, scales=1)))
-        runs.append(base.replace(normalization="paper", content_weight=base.content_weight / nm_mid))
+        # The paper normalisation's alpha that equals "mean" at the middle size (one network load).
+        nm_mid = conv4_2_size(StyleTransfer(content, style, mean.replace(size=mid, iterations=1, scales=1)))
+        runs.append(mean.replace(normalization="paper", content_weight=mean.content_weight / nm_mid))
     rows = []
     for opts in runs:
         for size in args.sizes:
             rows.append(run(size, opts, content, style))
             r = rows[-1]
-            print(f"  {r['normalization']:5} {size:4d} px  content {r['content']:.4g}  style {r['style']:.4g}"
+            print(f"  {r['normalization']:8} {size:4d} px  content {r['content']:.4g}  style {r['style']:.4g}"
                   f"  iterations {'+'.join(map(str, r['iterations_per_scale']))}  ({r['seconds']} s)",
                   file=sys.stderr)
-    print("\nstyle/content: both losses in the size-independent units of 'mean' (paper's content / N*M)")
+    print("\nstyle/content: both losses in size-independent units (paper's content / N*M)")
     print(f"{'normalization':13} {'size':>5} {'content':>10} {'style':>10} {'style/content':>14} "
           f"{'vs ' + str(mid):>7} {'iterations':>12}")
     summary = {}
@@ -129,7 +134,7 @@ def main() -> int:
         ratios = [r["ratio_style_over_content"] for r in group]
         summary[norm] = max(ratios) / min(ratios)
     spreads = ", ".join(f"{norm} {v:.2f}" for norm, v in summary.items())
-    print(f"\nspread of style/content across sizes (max/min): {spreads}; target for mean: <= 2")
+    print(f"\nspread of style/content across sizes (max/min): {spreads}; target for the default: <= 2")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pinned = (f"-{args.iterations}its" if args.iterations is not None else "") + (

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from stylegram import Options
+
 from .conftest import ROOT, run_cli
 
 TINY = ["--size", "32", "--iterations", "3"]
@@ -32,6 +34,20 @@ def test_run_writes_output_and_report(images, tmp_path: Path) -> None:
     assert set(data["final"]) >= {"content", "style", "total"}
     assert data["options"]["size"] == 32 and data["device"] == "cpu"
     assert {"torch", "stylegram", "python"} <= set(data["versions"])
+
+
+def test_paper_flag_starts_from_options_paper_and_other_flags_apply(images, tmp_path: Path) -> None:
+    content, style = images
+    report = tmp_path / "r.json"
+    r = run_cli(str(content), str(style), "-o", str(tmp_path / "o.png"), "--paper", "--report", str(report),
+                "--size", "32", "--iterations", "2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    opts = json.loads(report.read_text())["options"]
+    paper = Options.paper(size=32, iterations=2).to_dict()
+    assert {k: opts[k] for k in ("init", "normalization", "pooling", "style_weight", "tol", "scales", "size")} == {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in paper.items()
+        if k in ("init", "normalization", "pooling", "style_weight", "tol", "scales", "size")}
+    assert opts["normalization"] != Options().normalization
 
 
 def test_jpeg_and_webp_outputs(images, tmp_path: Path) -> None:

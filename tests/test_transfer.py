@@ -6,10 +6,12 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import stylegram
 from stylegram import Options, StylegramError, StyleTransfer, stylize
+from stylegram.losses import style_loss
 
 from .conftest import make_painting, make_photo
 
@@ -26,7 +28,8 @@ def _png(img: Image.Image) -> bytes:
 def test_loss_falls(optimizer: str) -> None:
     trace: list[float] = []
     stylize(make_photo(), make_painting(), callback=lambda it: trace.append(it.losses.total),
-            optimizer=optimizer, lr=0.05, size=64, iterations=14, scales=1, tol=0.0, init="noise")
+            optimizer=optimizer, lr=0.05, size=64, iterations=14, scales=1, tol=0.0, init="noise",
+            normalization="mean", style_weight=40.0, pooling="avg")  # the loss this test was written for
     assert len(trace) == 14
     assert trace[-1] < 0.75 * trace[0]
 
@@ -122,3 +125,46 @@ def test_coarse_to_fine_scales() -> None:
     t.run(lambda it: seen.append((it.iteration, it.scale, it.image().size)))
     assert [s[:2] for s in seen] == [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (6, 2)]
     assert seen[0][2] == (16, 12) and seen[-1][2] == (64, 48)
+
+
+def _balanced_pair(**kw: object) -> tuple[StyleTransfer, StyleTransfer]:
+    opts = Options(size=48, precision="fp32", scales=1, **kw)
+    return (StyleTransfer(make_photo(), make_painting(), opts.replace(normalization="balanced")),
+            StyleTransfer(make_photo(), make_painting(), opts.replace(normalization="mean")))
+
+
+def test_balanced_style_loss_is_one_at_the_photo() -> None:
+    balanced, mean = _balanced_pair()
+    assert balanced.losses(balanced.p, full=True)[1].style == pytest.approx(1.0, rel=1e-4)
+    assert mean.losses(mean.p, full=True)[1].style != pytest.approx(1.0, rel=0.1)
+
+
+def test_balanced_is_eq4_per_layer_over_the_photos_eq4() -> None:
+    balanced, mean = _balanced_pair()
+    x = torch.rand(balanced.p.shape, generator=torch.Generator().manual_seed(3))
+    expected = 0.0
+    for layer, w in mean.layer_weights.items():
+        feats_x, feats_p = mean.net(x, [layer]), mean.net(mean.p, [layer])
+        expected += w * float(style_loss(feats_x, mean.A, {layer: 1.0})) / float(style_loss(feats_p, mean.A,
+                                                                                            {layer: 1.0}))
+    assert balanced.losses(x, full=True)[1].style == pytest.approx(expected, rel=1e-4)
+    # the content term is the mean normalisation's
+    assert balanced.losses(x, full=True)[1].content == pytest.approx(mean.losses(x, full=True)[1].content, rel=1e-5)
+
+
+def test_palette_init_is_the_photo_in_the_paintings_colours() -> None:
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=48, init="palette", scales=1))
+    x = t.initial_image()
+    assert x.shape == t.p.shape and 0 <= float(x.min()) and float(x.max()) <= 1
+    paint_mean, photo_mean = t.a.mean(dim=(2, 3)), t.p.mean(dim=(2, 3))
+    assert (x.mean(dim=(2, 3)) - paint_mean).abs().max() < 0.03
+    assert (photo_mean - paint_mean).abs().max() > 0.1  # so the test can tell the two apart
+    # the layout is the photo's: correlated with its luminance, not the painting's
+    gray = lambda v: v.mean(dim=1).flatten()  # noqa: E731
+    assert torch.corrcoef(torch.stack([gray(x), gray(t.p)]))[0, 1] > 0.8
+
+
+def test_paper_options_keep_eq5_as_written() -> None:
+    paper, default = Options.paper(), Options()
+    assert (paper.normalization, paper.style_weight, paper.init, paper.pooling) == ("mean", 40.0, "noise", "avg")
+    assert (default.normalization, default.init) == ("balanced", "palette")

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_option_flags(p)
     p.add_argument("--original-colors", dest="preserve_color", action="store_const", const="luminance",
                    default=argparse.SUPPRESS, help="alias of --preserve-color luminance")
+    p.add_argument("--paper", action="store_true", help="start from the paper's configuration (Options.paper(): "
+                   "white noise, one scale, 500 iterations, fp32, eq. 5 as written, average pooling); other flags "
+                   "still apply on top")
     add_output_flags(p)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
@@ -311,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "--resume" in argv:
             return _resume(argv)
         ns = build_parser().parse_args(argv)
-        options = options_from_args(ns)
+        options = options_from_args(ns, Options.paper() if ns.paper else None)
         data = run_transfer(ns.content, ns.style, ns.output, options, print_every=ns.print_every,
                             save_every=ns.save_every, report=ns.report, quiet=ns.quiet,
                             inputs=[ns.content, *ns.style], checkpoint=ns.checkpoint,

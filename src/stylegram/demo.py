@@ -22,8 +22,8 @@ from .images import save_image
 from .options import Options
 from .samples import procedural_painting, sample_photo
 
-# Starting from the photo (not noise) is what makes so few iterations enough; see README.
-DEMO_OPTIONS = Options(size=256, iterations=50, init="content")
+# Starting from the photo (in the painting's colours, not noise) is what makes so few iterations enough.
+DEMO_OPTIONS = Options(size=256, iterations=50)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -6,9 +6,14 @@ the photo p; G and A the Gram matrices of x and of the painting a.
 Normalisation (``normalization``):
 - ``"paper"``: eq. 1 exactly, L_content = 1/2 sum (F - P)^2. It grows with the number of positions M_l, so
   the balance alpha/beta that looks right at 256 px leans towards content at 1024 px.
-- ``"mean"`` (default): L_content = 1/2 sum (F - P)^2 / (N_l M_l). Eq. 4 already divides by N_l^2 M_l^2 and
+- ``"mean"``: L_content = 1/2 sum (F - P)^2 / (N_l M_l). Eq. 4 already divides by N_l^2 M_l^2 and
   is left as written. Both terms are then averages that do not depend on the image size, and
   alpha_paper / beta_paper = (alpha_mean / beta_mean) / (N_l M_l) at the content layer.
+- ``"balanced"`` (default): content as "mean"; each layer's E_l (eq. 4) divided by the photo's own E_l, the
+  distance of the photo from the painting at that layer, so L_style = 1 at the photo. In the normalised VGG-19
+  conv1_1 carries about 80 % of eq. 5's loss, so "mean" paints pixel-level speckle before any stroke; here
+  each layer counts by the share of its own distance left. It changes eq. 5's w_l (done by StyleTransfer,
+  which knows the photo), not eq. 4; see docs/normalization.md.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-NORMALIZATIONS = ("mean", "paper")
+NORMALIZATIONS = ("balanced", "mean", "paper")
 
 
 def gram(F: torch.Tensor) -> torch.Tensor:
@@ -28,10 +33,10 @@ def gram(F: torch.Tensor) -> torch.Tensor:
 
 
 def content_loss(F: torch.Tensor, P: torch.Tensor, normalization: str = "mean") -> torch.Tensor:
-    """Eq. 1: 1/2 sum (F - P)^2 ("paper"), or that divided by N_l M_l ("mean")."""
+    """Eq. 1: 1/2 sum (F - P)^2 ("paper"), or that divided by N_l M_l ("mean", "balanced")."""
     diff = F.float() - P.float()
     loss = 0.5 * diff.pow(2).sum()
-    if normalization == "mean":
+    if normalization != "paper":
         loss = loss / diff[0].numel()
     return loss
 

@@ -142,8 +142,10 @@ class StyleTransfer:
             with autocast(self.precision, self.device):
                 feats = self.net(a, opts.style_layers)
             per_style.append({n: gram_per_position(f) for n, f in feats.items()})
+        balanced = opts.normalization == "balanced"
         with autocast(self.precision, self.device):
-            self.P = {n: f.float() for n, f in self.net(self.p, opts.content_layers).items()}
+            photo = self.net(self.p, opts.content_layers + (opts.style_layers if balanced else ()))
+        self.P = {n: photo[n].float() for n in opts.content_layers}
         if self._mask_source is not None:
             m = to_tensor(self._mask_source.resize(self.content_image.size, Image.Resampling.BILINEAR))
             m = m[:, :1].to(self.device)
@@ -155,6 +157,15 @@ class StyleTransfer:
             # weights sum to 1, so one blended target has the same gradient as blended losses, at 1/K the cost.
             self.A = {n: sum(w * t[n] for w, t in zip(self.blend, per_style, strict=True))
                       for n in opts.style_layers}
+        if balanced:
+            # each layer's E_l in units of the photo's own distance from the painting at that layer
+            self.layer_weights = {n: w / max(float(self._style_loss(photo, {n: 1.0})), 1e-12)
+                                  for n, w in opts.layer_weights().items()}
+
+    def _style_loss(self, feats: dict[str, torch.Tensor], layer_weights: dict[str, float]) -> torch.Tensor:
+        if self.masks:
+            return guided_style_loss(feats, self.A_regions, self.masks, layer_weights)
+        return style_loss(feats, self.A, layer_weights)
 
     def render(self, x: torch.Tensor) -> Image.Image:
         """x as the picture the user gets: with --preserve-color luminance, the photo's chroma restored."""
@@ -169,6 +180,9 @@ class StyleTransfer:
             x = 0.5 + NOISE_STD * torch.randn(self.p.shape, generator=gen)
         elif opts.init == "content":
             x = self.p.clone()
+        elif opts.init == "palette":
+            # the photo in the painting's colours: a start from the photo otherwise keeps its palette
+            x = self.p.clone() if opts.preserve_color != "none" else match_histogram(self.p, self.a).clamp(0, 1)
         else:
             img = self.style_image if opts.init == "style" else self._init_source
             x = to_tensor(img.resize(self.content_image.size, Image.Resampling.LANCZOS))
@@ -187,12 +201,7 @@ class StyleTransfer:
             feats = self.net(x, dict.fromkeys(layers), checkpoint=needs_checkpointing(x.shape[-1] * x.shape[-2]))
         zero = torch.zeros((), device=x.device)
         lc = content_losses(feats, self.P, opts.content_layers, opts.normalization) if want_c else zero
-        if not want_s:
-            ls = zero
-        elif self.masks:
-            ls = guided_style_loss(feats, self.A_regions, self.masks, self.layer_weights)
-        else:
-            ls = style_loss(feats, self.A, self.layer_weights)
+        ls = self._style_loss(feats, self.layer_weights) if want_s else zero
         ltv = tv_loss(x) if opts.tv_weight else torch.zeros((), device=x.device)
         loss = total_loss(lc, ls, opts.content_weight, opts.style_weight, ltv, opts.tv_weight)
         return loss, Losses(*(float(t.detach()) for t in (lc, ls, ltv, loss)))

@@ -15,7 +15,7 @@ from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_layers
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("avg", "max")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-INITS = ("noise", "content", "style")
+INITS = ("noise", "content", "palette", "style")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see README "Limits and errors"
 
@@ -46,7 +46,8 @@ class Options:
     optimizer: str = _opt("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
     lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)")
     content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)")
-    style_weight: float = _opt(40.0, "beta of eq. 7")
+    style_weight: float = _opt(15.0, "beta of eq. 7 (15 suits --normalization balanced; 40 suits mean, as in "
+                                  "Options.paper())")
     tv_weight: float = _opt(0.0, "total-variation weight (not in the paper; 0 = off)")
     content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "comma-separated content layers")
     style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "comma-separated style layers")
@@ -61,11 +62,14 @@ class Options:
         None, "comma-separated weights of several style images, one each; normalised to sum 1 (default: equal)"
     )
     mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends")
-    init: str = _opt("content", "start image: content (fast), noise (the paper's white noise), style, or an image PATH")
+    init: str = _opt("palette", "start image: palette (the photo recoloured to the painting's colour mean and "
+                     "covariance), content (the photo), noise (the paper's white noise), style, or an image PATH")
     seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)")
-    pooling: str = _opt("avg", "VGG pooling: avg (the paper's choice) or max", choices=POOLINGS)
+    pooling: str = _opt("max", "VGG pooling: max (sharper layout at the same style distance, measured: "
+                        "docs/quality.md) or avg (the paper's choice)", choices=POOLINGS)
     normalization: str = _opt(
-        "mean", "loss scale: mean (size-independent) or paper (eq. 1 as written)", choices=NORMALIZATIONS
+        "balanced", "loss scale: balanced (each style layer's E_l relative to the photo's own, so no layer swamps the "
+        "others), mean (eq. 4/5 as written, eq. 1 per position) or paper (eq. 1 as written)", choices=NORMALIZATIONS
     )
     device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
     weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path")
@@ -136,7 +140,7 @@ class Options:
         ):
             raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
         if not isinstance(self.init, str) or not self.init:
-            raise StylegramError("--init must be noise, content, style or an image path")
+            raise StylegramError("--init must be palette, content, noise, style or an image path")
 
     def _validate_scales(self) -> None:
         v = self.scales
@@ -158,8 +162,11 @@ class Options:
 
     @classmethod
     def paper(cls, **changes: Any) -> Options:
-        """The textbook configuration: white noise, one scale, fp32, a fixed 500 L-BFGS iterations."""
-        return cls(init="noise", scales=1, tol=0.0, precision="fp32", iterations=500).replace(**changes)
+        """The textbook configuration: white noise, one scale, fp32, a fixed 500 L-BFGS iterations, eq. 4/5 as
+        written (mean normalisation, beta 40: the same alpha/beta as the paper's 1e-3, see reproduce.CALIBRATION),
+        average pooling."""
+        return cls(init="noise", scales=1, tol=0.0, precision="fp32", iterations=500, normalization="mean",
+                   style_weight=40.0, pooling="avg").replace(**changes)
 
     def layer_weights(self) -> dict[str, float]:
         """The w_l of eq. 5 by layer name, summing to 1 (the paper: 1/5 each on conv1_1 ... conv5_1)."""
