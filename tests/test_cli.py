@@ -106,6 +106,15 @@ def test_output_under_a_file_is_refused_before_work(images, tmp_path: Path) -> N
     assert r.returncode == 2 and "not a directory" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_checkpoint_clashing_with_an_input_names_checkpoint(images, tmp_path: Path) -> None:
+    content, style = images
+    before = content.read_bytes()
+    r = run_cli(str(content), str(style), "-o", str(tmp_path / "o.png"), "--checkpoint", str(content))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"stylegram: error: --checkpoint {content} is also an input or the output"]
+    assert content.read_bytes() == before and not (tmp_path / "o.png").exists()
+
+
 def test_missing_output_directory_is_created(images, tmp_path: Path) -> None:
     content, style = images
     r = run_cli(str(content), str(style), "-o", str(tmp_path / "new" / "dir" / "o.png"), "--size", "32",

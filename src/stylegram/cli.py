@@ -201,9 +201,9 @@ def run_transfer(
     if report:
         if Path(report).suffix.lower() != ".json":
             raise StylegramError(f"--report {report}: the report file must end in .json")
-        check_output_json(report, [*inputs, output])
+        check_output_json(report, [*inputs, output], "--report")
     if checkpoint:
-        check_output_json(checkpoint, [*inputs, output, *([report] if report else [])])
+        check_output_json(checkpoint, [*inputs, output, *([report] if report else [])], "--checkpoint")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     resumable = all(isinstance(s, (str, os.PathLike)) for s in [content, *styles])  # a checkpoint names files
     if checkpoint and not resumable:
@@ -262,10 +262,11 @@ def run_transfer(
     return data
 
 
-def check_output_json(path: str, inputs: Sequence[Any]) -> None:
+def check_output_json(path: str, inputs: Sequence[Any], flag: str = "--report") -> None:
+    """Refuse a side file (report, checkpoint) that is one of the inputs or outputs, naming its own flag."""
     for name in inputs:
         if isinstance(name, (str, os.PathLike)) and _same_file(path, name):
-            raise StylegramError(f"--report {path} is also an input or the output")
+            raise StylegramError(f"{flag} {path} is also an input or the output")
 
 
 def _describe(x: Any) -> str:
