@@ -9,6 +9,7 @@ from typing import Any
 
 from .color import PRESERVE_COLOR
 from .errors import StylegramError
+from .images import MAX_PIXELS
 from .losses import NORMALIZATIONS
 from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_layers
 
@@ -74,7 +75,7 @@ class Options:
     device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
     weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path")
     weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights")
-    max_pixels: int = _opt(100_000_000, "refuse input images that declare more pixels than this (decompression "
+    max_pixels: int = _opt(MAX_PIXELS, "refuse input images that declare more pixels than this (decompression "
                            "bombs)")
 
     def __post_init__(self) -> None:
