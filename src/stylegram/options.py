@@ -66,8 +66,8 @@ class Options:
     init: str = _opt("palette", "start image: palette (the photo recoloured to the painting's colour mean and "
                      "covariance), content (the photo), noise (the paper's white noise), style, or an image PATH")
     seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)")
-    pooling: str = _opt("max", "VGG pooling: max (sharper layout at the same style distance, measured: "
-                        "docs/quality.md) or avg (the paper's choice)", choices=POOLINGS)
+    pooling: str = _opt("max", "VGG pooling: max (sharper layout at the same style distance, measured in "
+                        "docs/normalization.md) or avg (the paper's choice)", choices=POOLINGS)
     normalization: str = _opt(
         "balanced", "loss scale: balanced (each style layer's E_l relative to the photo's own, so no layer swamps the "
         "others), mean (eq. 4/5 as written, eq. 1 per position) or paper (eq. 1 as written)", choices=NORMALIZATIONS
