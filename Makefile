@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-quality bench-all lint clean
+.PHONY: run test bench bench-quality bench-all lint options-doc clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-all: bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+
+# docs/options.md's table is generated from Options and Outputs (tests/test_architecture.py checks it)
+options-doc: $(STAMP)
+	$(BIN)/python -c "from stylegram.cli.flags import write_options_doc; write_options_doc('docs/options.md')"
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -44,7 +44,7 @@ def evaluation(t: StyleTransfer, memory_format: torch.memory_format = torch.cont
                checkpoint: bool | None = None) -> Callable[[], None]:
     x = t.p.clone().to(memory_format=memory_format).requires_grad_(True)
     if checkpoint is not None:
-        import stylegram.optimize as opt
+        import stylegram.transfer as opt
         opt.needs_checkpointing = lambda pixels: checkpoint  # type: ignore[assignment]
 
     def step() -> None:

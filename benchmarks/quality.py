@@ -28,8 +28,7 @@ from PIL import Image
 from scoring import Judge  # type: ignore[import-not-found]
 from skimage import data as skdata
 
-from stylegram import Options
-from stylegram.optimize import stylize
+from stylegram import Options, stylize
 from stylegram.samples import procedural_painting, sample_photo
 
 REFERENCE = IMAGES.parent / "reference"

@@ -30,10 +30,9 @@ import torch
 from common import IMAGES, machine  # type: ignore[import-not-found]
 from PIL import Image
 
-from stylegram import Options, StyleTransfer
+from stylegram import Iterate, Options, StyleTransfer
 from stylegram.images import to_image, to_tensor
 from stylegram.losses import gram, layer_style_loss
-from stylegram.optimize import Iterate
 
 
 def conv4_2_size(transfer: StyleTransfer) -> int:

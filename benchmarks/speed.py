@@ -30,17 +30,17 @@ import torch
 from common import BEFORE, IMAGES, machine, table  # type: ignore[import-not-found]
 
 from stylegram import Options, StyleTransfer
-from stylegram.cli import run_transfer
 from stylegram.hardware import estimate_bytes
 from stylegram.images import resize_dims
+from stylegram.job import Job
 from stylegram.network import load_vgg19
 
 
 def child(spec: dict) -> dict:
-    """One configuration in this process: the CLI's run, then its own peak RSS."""
+    """One configuration in this process: the job the CLI runs, then its own peak RSS."""
     options = Options(**spec["options"])
     t0 = time.perf_counter()
-    data = run_transfer(spec["content"], spec["style"], spec["output"], options, quiet=True)
+    data = Job(spec["content"], spec["style"], spec["output"], options).run()
     wall = time.perf_counter() - t0
     per_scale: dict[int, int] = {}
     for t in data["trace"]:

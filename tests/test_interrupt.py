@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from stylegram import Options, StyleTransfer
-from stylegram.checkpoint import Job, load_checkpoint, save_checkpoint
 from stylegram.cli import main
+from stylegram.job import Job, load_checkpoint, save_checkpoint
 
 from .conftest import ROOT, make_painting, make_photo
 
@@ -73,12 +73,12 @@ def test_checkpoint_every_and_api_resume_match_an_uninterrupted_run(tmp_path) ->
     straight = StyleTransfer(photo, paint, opts).run()
 
     t = StyleTransfer(photo, paint, opts)
-    job = Job(str(photo), [str(paint)], str(tmp_path / "o.png"), opts.to_dict())
+    job = Job(str(photo), [str(paint)], str(tmp_path / "o.png"), opts)
     t.run(lambda it: it.iteration == 15)  # stop in the second scale
     save_checkpoint(str(tmp_path / "c.ckpt"), job, t.progress)
     job2, progress = load_checkpoint(str(tmp_path / "c.ckpt"))
     assert (progress.scale, progress.iteration) == (1, 3)
-    resumed = StyleTransfer(job2.content, job2.style[0], Options(**job2.options)).run(resume=progress)
+    resumed = StyleTransfer(job2.content, job2.style[0], job2.options).run(resume=progress)
     assert torch.equal(straight, resumed)
 
 

@@ -27,7 +27,7 @@ def inputs(tmp_path_factory) -> tuple[Path, list[Path]]:
 @pytest.mark.parametrize("what", list(GRIDS))
 def test_each_figure_renders_with_its_grid_and_json(what: str, inputs, tmp_path: Path) -> None:
     content, styles = inputs
-    fig = reproduce(what, tmp_path, content, styles, size=32, iterations=2, progress=False)
+    fig = reproduce(what, tmp_path, content, styles, size=32, iterations=2)
     rows, cols = GRIDS[what]
     data = json.loads((tmp_path / "results.json").read_text())
     assert (data["rows"], data["cols"]) == (rows, cols)
@@ -42,7 +42,7 @@ def test_each_figure_renders_with_its_grid_and_json(what: str, inputs, tmp_path:
 
 def test_fig3_cells_carry_the_paper_settings(inputs, tmp_path: Path) -> None:
     content, styles = inputs
-    reproduce("fig3", tmp_path, content, styles[:1], size=32, iterations=1, progress=False)
+    reproduce("fig3", tmp_path, content, styles[:1], size=32, iterations=1)
     cells = {c["name"]: c for c in json.loads((tmp_path / "results.json").read_text())["cells"]}
     assert cells["r1_c1"]["options"]["style_layers"] == ["conv1_1"]
     assert cells["r5_c4"]["options"]["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
@@ -53,7 +53,7 @@ def test_fig3_cells_carry_the_paper_settings(inputs, tmp_path: Path) -> None:
 
 def test_reconstructions_use_one_loss_only(inputs, tmp_path: Path) -> None:
     content, styles = inputs
-    reproduce("content-reconstructions", tmp_path, content, styles, size=32, iterations=1, progress=False)
+    reproduce("content-reconstructions", tmp_path, content, styles, size=32, iterations=1)
     cells = json.loads((tmp_path / "results.json").read_text())["cells"]
     assert [c["options"]["content_layers"] for c in cells] == [[n] for n in
                                                               ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")]
@@ -62,11 +62,10 @@ def test_reconstructions_use_one_loss_only(inputs, tmp_path: Path) -> None:
 
 def test_resume_skips_written_cells(inputs, tmp_path: Path) -> None:
     content, styles = inputs
-    reproduce("style-reconstructions", tmp_path, content, styles, size=32, iterations=2, progress=False)
+    reproduce("style-reconstructions", tmp_path, content, styles, size=32, iterations=2)
     stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("upto_*.png")}
     (tmp_path / "upto_conv3_1.png").unlink()
-    reproduce("style-reconstructions", tmp_path, content, styles, size=32, iterations=2, resume=True,
-              progress=False)
+    reproduce("style-reconstructions", tmp_path, content, styles, size=32, iterations=2, resume=True)
     after = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("upto_*.png")}
     assert set(after) == set(stamps)
     changed = {n for n in after if after[n] != stamps[n]}

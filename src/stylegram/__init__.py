@@ -2,14 +2,18 @@
 
 from .errors import StylegramError
 from .images import load_image, save_image
-from .optimize import Iterate, Losses, StyleTransfer, stylize
-from .options import Options
+from .job import Job
+from .losses import Losses
+from .options import Options, Outputs
+from .transfer import Iterate, StyleTransfer, stylize
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "Iterate",
+    "Job",
     "Losses",
     "Options",
+    "Outputs",
     "StyleTransfer",
     "StylegramError",
     "__version__",

@@ -6,10 +6,13 @@
   x' = Sigma_c^(1/2) Sigma_s^(-1/2) (x - mu_s) + mu_c, with the *symmetric* (eigen-decomposition) square root.
   The Cholesky root would do as well for the covariance, but it depends on the order of the channels and
   rotates colours needlessly; the symmetric root gives the map closest to the identity, so hues move least.
-All functions work on tensors (B, 3, H, W) in [0, 1].
+All functions work on tensors (B, 3, H, W) in [0, 1]. `ColorControl` is the one place a transfer asks about
+colour: what the network sees of the photo and of the paintings before, and the picture the user gets after.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -76,3 +79,32 @@ def match_histogram(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     pixels = style[0].reshape(3, -1).double()
     out = A @ (pixels - mu_s) + mu_c
     return out.reshape(style.shape).to(style.dtype)
+
+
+@dataclass(frozen=True)
+class ColorControl:
+    """--preserve-color as steps before the transfer (photo, paintings, start image) and after it (the picture)."""
+
+    mode: str = "none"
+
+    def photo(self, rgb: torch.Tensor) -> torch.Tensor:
+        """What the content loss sees of the photo, or of any finished image: with luminance, its Y as grey."""
+        return luminance(rgb) if self.mode == "luminance" else rgb
+
+    def painting(self, a: torch.Tensor, photo_rgb: torch.Tensor) -> torch.Tensor:
+        """The painting as the style loss sees it: recoloured to the photo (histogram) or its luminance matched."""
+        if self.mode == "histogram":
+            return match_histogram(a, photo_rgb)
+        if self.mode == "luminance":
+            return match_luminance(a, photo_rgb)
+        return a
+
+    def palette(self, p: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The palette start: the photo in the painting's colours, or the photo itself when its colours are kept."""
+        return p.clone() if self.mode != "none" else match_histogram(p, a).clamp(0, 1)
+
+    def picture(self, x: torch.Tensor, photo_rgb: torch.Tensor) -> torch.Tensor:
+        """x as the user gets it: with luminance, the photo's chroma restored."""
+        if self.mode == "luminance":
+            return with_content_chroma(x.detach().clamp(0, 1), photo_rgb)
+        return x

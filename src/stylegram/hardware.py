@@ -9,8 +9,8 @@ import torch
 
 from .errors import StylegramError
 
-# Measured on the 2-core AMD EPYC of the README (fp32, VGG-19 to conv5_1 with autograd, peak RSS minus the
-# process at rest): bytes of activations and gradients per output pixel, without and with checkpointing.
+# Measured on a 2-core AMD EPYC, 2026-11-26 (fp32, VGG-19 to conv5_1 with autograd, peak RSS minus the process
+# at rest; docs/benchmarks.md): bytes of activations and gradients per output pixel, without and with checkpointing.
 BYTES_PER_PIXEL = 3300
 BYTES_PER_PIXEL_CHECKPOINTED = 1500
 BASE_BYTES = 900 * 2**20  # torch, the weights (80 MB) and the images
@@ -33,7 +33,7 @@ def resolve_device(device: str) -> torch.device:
 def cpu_has_fast_bf16() -> bool:
     """AMX or AVX512-BF16: only there does oneDNN run bf16 convolutions faster than fp32.
 
-    On a CPU without them (e.g. AVX2 only) bf16 is emulated and ~80x slower than fp32 (measured: README).
+    On a CPU without them (e.g. AVX2 only) bf16 is emulated and ~80x slower than fp32 (measured: docs/benchmarks.md).
     """
     cpu = getattr(torch, "cpu", None)
     for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
@@ -53,15 +53,14 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' -> bf16 where the hardware runs it fast, else fp32; an explicit choice is checked."""
+    """'auto' -> bf16 where the hardware runs it fast, else fp32; an explicit choice is checked against the
+    device (Options has already checked that it is one of the choices)."""
     if precision == "auto":
         if device.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         if device.type == "cpu":
             return "bf16" if cpu_has_fast_bf16() else "fp32"
         return "fp32"
-    if precision not in _DTYPES:
-        raise StylegramError(f"--precision must be one of auto, {', '.join(_DTYPES)}, got {precision!r}")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise StylegramError("--precision bf16: this GPU has no bf16; use fp16 or fp32")
     if precision != "fp32" and device.type == "mps":
@@ -96,7 +95,7 @@ def estimate_bytes(width: int, height: int, precision: str = "fp32") -> int:
 
 
 def available_bytes() -> int:
-    """Memory this process may still use: free RAM (psutil) or, on a GPU, free device memory."""
+    """Free RAM (psutil); check_fits asks CUDA itself for a GPU's."""
     import psutil
 
     return int(psutil.virtual_memory().available)

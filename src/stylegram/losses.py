@@ -18,7 +18,10 @@ Normalisation (``normalization``):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
 
 import torch
 
@@ -104,20 +107,119 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dx.float().pow(2).mean() + dy.float().pow(2).mean()
 
 
-def total_loss(
-    content: torch.Tensor, style: torch.Tensor, alpha: float, beta: float, tv: torch.Tensor | None = None,
-    tv_weight: float = 0.0,
-) -> torch.Tensor:
-    """Eq. 7: alpha L_content + beta L_style (+ tv_weight L_tv, not in the paper; 0 by default)."""
-    loss = alpha * content + beta * style
-    if tv is not None and tv_weight:
-        loss = loss + tv_weight * tv
-    return loss
-
-
 def content_losses(
     features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor], layers: Sequence[str],
     normalization: str = "mean",
 ) -> torch.Tensor:
     """Eq. 1 summed over the content layers (the paper uses one, conv4_2)."""
     return sum(content_loss(features[n], targets[n], normalization) for n in layers)  # type: ignore[return-value]
+
+
+@dataclass
+class Losses:
+    """The parts of eq. 7 at one image, as floats; `extra` holds terms beyond the paper's (by name)."""
+
+    content: float = 0.0
+    style: float = 0.0
+    tv: float = 0.0
+    total: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"content": self.content, "style": self.style, "tv": self.tv, **self.extra, "total": self.total}
+
+
+class Term(Protocol):
+    """One term of the criterion: a loss of the features at `layers` (and of the image x itself)."""
+
+    name: ClassVar[str]
+
+    @property
+    def layers(self) -> tuple[str, ...]: ...
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class ContentTerm:
+    """Eq. 1 against the photo's responses P (one target per content layer)."""
+
+    targets: Mapping[str, torch.Tensor]
+    normalization: str = "mean"
+    name: ClassVar[str] = "content"
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(self.targets)
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return content_losses(features, self.targets, self.layers, self.normalization)
+
+
+@dataclass
+class StyleTerm:
+    """Eq. 5 against the painting's per-position Gram matrices A."""
+
+    targets: Mapping[str, torch.Tensor]
+    layer_weights: Mapping[str, float]
+    name: ClassVar[str] = "style"
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(self.layer_weights)
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return style_loss(features, self.targets, self.layer_weights)
+
+    def with_weights(self, layer_weights: Mapping[str, float]) -> StyleTerm:
+        """The same term with other w_l (e.g. one layer alone: {layer: 1.0})."""
+        return dataclasses.replace(self, layer_weights=dict(layer_weights))
+
+
+@dataclass
+class GuidedStyleTerm(StyleTerm):
+    """Eq. 5 per region: painting k (targets[k]) paints where masks[k] is white (see guided_style_loss)."""
+
+    targets: list[Mapping[str, torch.Tensor]]  # type: ignore[assignment]
+    masks: list[torch.Tensor] = field(default_factory=list)
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return guided_style_loss(features, self.targets, self.masks, self.layer_weights)
+
+
+@dataclass
+class TVTerm:
+    """Total variation of x itself (not in the paper)."""
+
+    name: ClassVar[str] = "tv"
+    layers: tuple[str, ...] = ()
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return tv_loss(x)
+
+
+# Eq. 7 generalised: sum_k weight_k term_k. alpha and beta are the weights of the content and style terms.
+Criterion = list[tuple[Term, float]]
+
+
+def active(criterion: Criterion, full: bool = False) -> Criterion:
+    """The terms to evaluate: those with a weight, or all of them (`full`, to report every part)."""
+    return [(term, w) for term, w in criterion if w or full]
+
+
+def evaluate(criterion: Criterion, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor,
+                                                                                                     Losses]:
+    """The weighted sum of the terms (eq. 7) and each term's value."""
+    loss: torch.Tensor | None = None
+    parts = Losses()
+    for term, weight in criterion:
+        value = term(features, x)
+        if term.name in ("content", "style", "tv"):
+            setattr(parts, term.name, float(value.detach()))
+        else:
+            parts.extra[term.name] = float(value.detach())
+        loss = weight * value if loss is None else loss + weight * value
+    if loss is None:
+        loss = torch.zeros((), device=x.device)
+    parts.total = float(loss.detach())
+    return loss, parts

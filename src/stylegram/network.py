@@ -20,6 +20,8 @@ CONV_LAYERS: tuple[str, ...] = tuple(
 )
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+_POOLS = {"avg": F.avg_pool2d, "max": F.max_pool2d}
+POOLINGS = tuple(_POOLS)
 
 
 def check_layers(names: Iterable[str]) -> None:
@@ -38,9 +40,8 @@ class VGG19(nn.Module):
 
     def __init__(self, state: dict[str, torch.Tensor] | None = None, pooling: str = "avg") -> None:
         super().__init__()
-        if pooling not in ("avg", "max"):
-            raise StylegramError(f"pooling must be avg or max, not {pooling!r}")
         self.pooling = pooling
+        self._pool_fn = _POOLS[pooling]  # a KeyError for a name Options would have refused
         state = load_state_dict() if state is None else state
         self.preprocess = nn.Conv2d(3, 3, 1)
         self.preprocess.weight.data.copy_(state["0.weight"])
@@ -56,10 +57,7 @@ class VGG19(nn.Module):
         self.eval()
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
-        # ceil_mode keeps odd-sized maps from losing their last row/column
-        if self.pooling == "max":
-            return F.max_pool2d(x, 2, 2, ceil_mode=True)
-        return F.avg_pool2d(x, 2, 2, ceil_mode=True)
+        return self._pool_fn(x, 2, 2, ceil_mode=True)  # ceil_mode: odd-sized maps keep their last row/column
 
     def forward(self, x: torch.Tensor, layers: Iterable[str], checkpoint: bool = False) -> dict[str, torch.Tensor]:
         """{layer: response} for `layers`, stopping after the deepest.

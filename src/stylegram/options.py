@@ -1,71 +1,134 @@
-"""Everything a user can set, in one dataclass with the paper's defaults. The CLI is generated from it."""
+"""Everything a user can set, and all its validation: Options (the algorithm) and Outputs (a run's side files).
+
+Each field carries its help, its parser from text and its choices, so the command line (cli.flags) is generated
+from here and never guesses. Checks that need the machine (a CUDA device, free memory) or the files (paths that
+clash) are made where those are known: hardware.py and files.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .color import PRESERVE_COLOR
 from .errors import StylegramError
 from .images import MAX_PIXELS
 from .losses import NORMALIZATIONS
-from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_layers
+from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLINGS, check_layers
 
 OPTIMIZERS = ("lbfgs", "adam")
-POOLINGS = ("avg", "max")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("noise", "content", "palette", "style")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see README "Limits and errors"
+CHECKPOINT_EVERY = 50  # iterations between checkpoints when --checkpoint is given without --checkpoint-every
+MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see docs/robustness.md
 
 
-def _opt(default: Any, help: str, **meta: Any) -> Any:
-    """A dataclass field carrying its CLI help (and choices/metavar) so options live in one place."""
+# Parsers from command-line text. Each raises ValueError with the line the user sees after the flag's name.
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def _items(text: str, kind: type, what: str) -> tuple:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return tuple(kind(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"expected comma-separated {what}, got {text!r}") from None
+
+
+def numbers(text: str) -> tuple[float, ...]:
+    return _items(text, float, "float values")
+
+
+def names(text: str) -> tuple[str, ...]:
+    return _items(text, str, "str values")
+
+
+def scales(text: str) -> int | tuple[int, ...]:
+    """N scales, or the list of their long sides."""
+    try:
+        sizes = int(text) if "," not in text else _items(text, int, "")
+    except ValueError:
+        sizes = ()
+    if sizes == ():
+        raise ValueError(f"expected a number of scales or comma-separated sizes, got {text!r}")
+    return sizes
+
+
+_METAVARS = {integer: "N", number: "X", numbers: "X,...", names: "LAYER,..."}
+
+
+def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, **meta: Any) -> Any:
+    """A dataclass field carrying its help, its parser from text (and choices/metavar): each option in one place."""
+    meta = {"help": help, "parse": parse, **meta}
+    if "choices" not in meta:
+        meta.setdefault("metavar", _METAVARS.get(parse, "TEXT"))
     if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata={"help": help, **meta})
-    return field(default=default, metadata={"help": help, **meta})
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class Options:
-    """Settings of one style transfer. Defaults follow Gatys et al. 2015 where the paper gives one."""
+    """Settings of one style transfer. The defaults are the tool's (measured in docs/quality.md); Options.paper()
+    is the paper's configuration."""
 
-    size: int = _opt(512, "long side of the output in pixels")
-    style_scale: float = _opt(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)")
-    iterations: int = _opt(500, "most optimiser iterations per scale (L-BFGS: one function evaluation each)")
+    size: int = _opt(512, "long side of the output in pixels", integer)
+    style_scale: float = _opt(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)",
+                              number)
+    iterations: int = _opt(500, "most optimiser iterations per scale (L-BFGS: one function evaluation each)",
+                            integer)
     scales: int | tuple[int, ...] = _opt(
         3, "coarse-to-fine: N scales, each twice the size of the one before, or a comma-separated list of long "
-        "sides ending at --size (1: the paper)", metavar="N|S1,S2,...",
+        "sides ending at --size (1: the paper)", scales, metavar="N|S1,S2,...",
     )
     tol: float = _opt(1.5e-2, "stop a scale once the loss fell by less than this fraction per iteration over the "
-                      "last 10 iterations (0: always run --iterations, as the paper)")
+                      "last 10 iterations (0: always run --iterations, as the paper)", number)
     precision: str = _opt("auto", "arithmetic of the network: auto (bf16 where the hardware runs it fast: AMX or "
                           "AVX512-BF16 CPUs, bf16 GPUs; else fp32), fp32 (the paper), bf16, fp16; Gram matrices, "
                           "losses and the optimiser stay fp32", choices=PRECISIONS)
     optimizer: str = _opt("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
-    lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)")
-    content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)")
+    lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)", number)
+    content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)", number,
+                                  metavar="ALPHA")
     style_weight: float = _opt(15.0, "beta of eq. 7 (15 suits --normalization balanced; 40 suits mean, as in "
-                                  "Options.paper())")
-    tv_weight: float = _opt(0.0, "total-variation weight (not in the paper; 0 = off)")
-    content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "comma-separated content layers")
-    style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "comma-separated style layers")
+                                  "Options.paper())", number, metavar="BETA")
+    tv_weight: float = _opt(0.0, "total-variation weight (not in the paper; 0 = off)", number)
+    content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "comma-separated content layers", names)
+    style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "comma-separated style layers", names)
     style_layer_weights: tuple[float, ...] | None = _opt(
-        None, "comma-separated w_l of eq. 5, one per style layer; normalised to sum 1 (default: equal)"
+        None, "comma-separated w_l of eq. 5, one per style layer; normalised to sum 1 (default: equal)", numbers,
+        metavar="W,...",
     )
     preserve_color: str = _opt(
         "none", "keep the photo's colours: luminance (transfer on luminance only) or histogram (recolour the "
         "painting to the photo's colour mean and covariance first)", choices=PRESERVE_COLOR,
     )
     style_blend: tuple[float, ...] | None = _opt(
-        None, "comma-separated weights of several style images, one each; normalised to sum 1 (default: equal)"
+        None, "comma-separated weights of several style images, one each; normalised to sum 1 (default: equal)",
+        numbers, metavar="W,...",
     )
-    mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends")
+    mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends",
+                            metavar="PATH")
     init: str = _opt("palette", "start image: palette (the photo recoloured to the painting's colour mean and "
-                     "covariance), content (the photo), noise (the paper's white noise), style, or an image PATH")
-    seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)")
+                     "covariance), content (the photo), noise (the paper's white noise), style, or an image PATH",
+                     metavar="palette|content|noise|style|PATH")
+    seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)", integer)
     pooling: str = _opt("max", "VGG pooling: max (sharper layout at the same style distance, measured in "
                         "docs/normalization.md) or avg (the paper's choice)", choices=POOLINGS)
     normalization: str = _opt(
@@ -73,10 +136,11 @@ class Options:
         "others), mean (eq. 4/5 as written, eq. 1 per position) or paper (eq. 1 as written)", choices=NORMALIZATIONS
     )
     device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
-    weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path")
-    weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights")
+    weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path",
+                         metavar="bundled|torchvision|URL|PATH")
+    weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights", metavar="HEX")
     max_pixels: int = _opt(MAX_PIXELS, "refuse input images that declare more pixels than this (decompression "
-                           "bombs)")
+                           "bombs)", integer)
 
     def __post_init__(self) -> None:
         self.content_layers = tuple(self.content_layers)
@@ -142,6 +206,8 @@ class Options:
             raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
         if not isinstance(self.init, str) or not self.init:
             raise StylegramError("--init must be palette, content, noise, style or an image path")
+        if not self.content_weight and not self.style_weight:
+            raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
 
     def _validate_scales(self) -> None:
         v = self.scales
@@ -169,6 +235,18 @@ class Options:
         return cls(init="noise", scales=1, tol=0.0, precision="fp32", iterations=500, normalization="mean",
                    style_weight=40.0, pooling="avg").replace(**changes)
 
+    def blend_weights(self, n_styles: int) -> list[float]:
+        """The weights of `n_styles` style images, normalised to sum 1 (default: equal)."""
+        w = self.style_blend or (1.0,) * n_styles
+        if n_styles < 1:
+            raise StylegramError("at least one style image is needed")
+        if len(w) != n_styles:
+            raise StylegramError(f"--style-blend has {len(w)} weights for {n_styles} style images")
+        if self.mask and n_styles > 2:
+            raise StylegramError(f"--mask takes one or two styles (white: the first, black: the second), got "
+                                 f"{n_styles}")
+        return [x / sum(w) for x in w]
+
     def layer_weights(self) -> dict[str, float]:
         """The w_l of eq. 5 by layer name, summing to 1 (the paper: 1/5 each on conv1_1 ... conv5_1)."""
         w = self.style_layer_weights or (1.0,) * len(self.style_layers)
@@ -180,6 +258,31 @@ class Options:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass
+class Outputs:
+    """What a run writes besides the image, and how often: progress lines, snapshots, report, checkpoints."""
+
+    print_every: int = _opt(0, "print losses every N iterations", integer, metavar="N")
+    save_every: int = _opt(0, "save the image every N iterations next to OUT (OUT_stem.iterNNNN.ext)", integer,
+                           metavar="N")
+    report: str | None = _opt(None, "write options, loss trace, final losses, timings", metavar="FILE.json")
+    checkpoint: str | None = _opt(None, "save a checkpoint here every --checkpoint-every iterations and on "
+                                  "interruption (default on interruption: OUT_stem.ckpt); continue with --resume PATH",
+                                  metavar="PATH")
+    checkpoint_every: int | None = _opt(None, "iterations between checkpoints (default: 0, only on interruption; "
+                                        f"{CHECKPOINT_EVERY} with --checkpoint)", integer, metavar="N")
+
+    def __post_init__(self) -> None:
+        for name in ("print_every", "save_every", "checkpoint_every"):
+            v = getattr(self, name)
+            if v is not None and (not _integer(v) or v < 0):
+                raise StylegramError(f"--{_flag(name)} must be an integer >= 0, got {v!r}")
+        if self.checkpoint_every is None:
+            self.checkpoint_every = CHECKPOINT_EVERY if self.checkpoint else 0
+        if self.report and Path(self.report).suffix.lower() != ".json":
+            raise StylegramError(f"--report {self.report}: the report file must end in .json")
 
 
 def _integer(v: Any) -> bool:

@@ -3,29 +3,28 @@
 fig2: the photo in several styles (panels with the painting inset); fig3: style layer sets x alpha/beta;
 content-reconstructions / style-reconstructions: the two rows of Fig. 1 (white noise optimised with the content
 loss alone at one layer, or the style loss alone on growing layer sets). Every cell is its own PNG and a line in
-DIR/results.json; cells already written are skipped with --resume.
+DIR/results.json; cells already written are skipped with --resume. The command line is cli/reproduce.py.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from tqdm import tqdm
 
 from .errors import StylegramError
 from .figures import grid_figure, panels_figure, with_inset
 from .files import write_json
 from .images import ImageLike, load_image, save_image
 from .network import DEFAULT_STYLE_LAYERS
-from .optimize import StyleTransfer
 from .options import Options
 from .samples import procedural_painting, sample_photo
+from .transfer import StyleTransfer
 
 WHATS = ("fig2", "fig3", "content-reconstructions", "style-reconstructions")
 # The paper's Fig. 3 columns, alpha/beta in the paper's units.
@@ -103,9 +102,11 @@ def reproduce(
     iterations: int | None = None,
     resume: bool = False,
     base: Options | None = None,
-    progress: bool = True,
+    on_cell: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Render one figure into out_dir: WHAT.png, one PNG per cell, results.json. Returns the figure's path."""
+    """Render one figure into out_dir: WHAT.png, one PNG per cell, results.json. Returns the figure's path.
+
+    on_cell(done, total) is called after each cell, rendered or found (with `resume`)."""
     if what not in WHATS:
         raise StylegramError(f"reproduce: unknown figure {what!r}; choose one of {', '.join(WHATS)}")
     d_size, d_iters, d_scales = DEFAULTS[what]
@@ -123,12 +124,13 @@ def reproduce(
     done = _load_results(results_path) if resume else {}
     records: dict[str, Any] = {}
     images: dict[str, Image.Image] = {}
-    bar = tqdm(cells, desc=f"{what}", unit="cell", disable=not progress)
-    for cell in bar:
+    for k, cell in enumerate(cells):
         path = out / f"{cell.name}.png"
         if cell.name in done and path.is_file():
             records[cell.name] = done[cell.name]
             images[cell.name] = load_image(path)
+            if on_cell is not None:
+                on_cell(k + 1, len(cells))
             continue
         t0 = time.perf_counter()
         transfer = StyleTransfer(content_img, style_imgs[cell.style_index], cell.options)
@@ -143,6 +145,8 @@ def reproduce(
             "seconds": round(time.perf_counter() - t0, 2),
         }
         _write_results(results_path, what, base, records, cells)  # after every cell: --resume can pick up here
+        if on_cell is not None:
+            on_cell(k + 1, len(cells))
     figure = _compose(what, cells, images, content_img, style_imgs, names, row_labels, col_labels, base)
     fig_path = save_image(figure, out / f"{what}.png")
     _write_results(results_path, what, base, records, cells, figure=fig_path.name)
@@ -192,24 +196,3 @@ def _compose(what: str, cells: list[Cell], images: dict[str, Image.Image], conte
     title = ("Fig. 1 (top) - content reconstructions" if what == "content-reconstructions"
              else "Fig. 1 (bottom) - style reconstructions")
     return grid_figure(grid, row_labels, col_labels, title=title, caption=size_note)
-
-
-def main(argv: Sequence[str]) -> int:
-    from .cli import PROG, _Parser, add_option_flags, options_from_args
-
-    p = _Parser(prog=f"{PROG} reproduce", description="Render one of the paper's figures.")
-    p.add_argument("what", choices=WHATS, help="which figure")
-    p.add_argument("--out", required=True, metavar="DIR", help="directory for the figure, cells and results.json")
-    p.add_argument("--content", metavar="PATH", help="the photo (default: the bundled astronaut; the paper: Tuebingen)")
-    p.add_argument("--styles", nargs="+", default=[], metavar="PATH",
-                   help="paintings (default: the bundled procedural paintings); fig2 uses all, others the first")
-    p.add_argument("--resume", action="store_true", help="skip cells already in DIR")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_option_flags(p)
-    ns = p.parse_args(list(argv))
-    size, iterations = getattr(ns, "size", None), getattr(ns, "iterations", None)
-    base = options_from_args(ns, Options.paper(scales=DEFAULTS[ns.what][2], precision="auto"))
-    t0 = time.perf_counter()
-    fig = reproduce(ns.what, ns.out, ns.content, ns.styles, size, iterations, ns.resume, base, not ns.quiet)
-    print(f"wrote {fig} and {Path(ns.out) / 'results.json'} ({time.perf_counter() - t0:.0f} s)")
-    return 0

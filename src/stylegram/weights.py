@@ -10,10 +10,7 @@ import hashlib
 import importlib.resources
 import os
 import re
-import shutil
-import tempfile
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import torch
@@ -30,11 +27,10 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def cache_dir() -> Path:
-    """The download cache: $STYLEGRAM_CACHE, else $XDG_CACHE_HOME/stylegram, else ~/.cache/stylegram."""
+    """The download cache: $STYLEGRAM_CACHE, else torch.hub's (``$TORCH_HOME/hub/checkpoints``)."""
     if os.environ.get("STYLEGRAM_CACHE"):
         return Path(os.environ["STYLEGRAM_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stylegram"
+    return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def bundled_path() -> Path:
@@ -56,42 +52,28 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_hash(path: Path, sha256: str | None, url: str) -> None:
-    digest = sha256_of(path)
-    if sha256:
-        if digest != sha256.lower():
-            raise StylegramError(f"SHA-256 of {url} is {digest}, expected {sha256.lower()}")
-        return
-    # torch.hub's convention: a file named NAME-<hex prefix>.pth carries the start of its own SHA-256.
-    m = re.search(r"-([0-9a-f]{8,64})\.\w+$", url)
-    if m and not digest.startswith(m.group(1)):
-        raise StylegramError(f"SHA-256 of {url} is {digest}, which does not start with {m.group(1)}")
+def download(url: str, sha256: str | None = None, directory: Path | None = None) -> Path:
+    """Fetch `url` into the cache once and return the cached path.
 
-
-def download(url: str, sha256: str | None = None, directory: Path | None = None, timeout: float = 60) -> Path:
-    """Fetch `url` into the cache once, check its hash, and return the cached path.
-
-    The file is written to a temporary name and renamed only after the hash check, so a broken or
-    tampered download never sits in the cache.
+    The hash checked is `sha256`, else the prefix torch.hub's file names carry (NAME-<hex>.pth). torch.hub
+    writes to a temporary name and renames only after the check, so a broken or tampered download never sits in
+    the cache.
     """
     directory = directory or cache_dir()
     name = url.rstrip("/").rsplit("/", 1)[-1] or "weights.pth"
     target = directory / name
-    if target.is_file():
-        _check_hash(target, sha256, url)
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out, 1 << 20)
-        _check_hash(Path(tmp), sha256, url)
-        os.replace(tmp, target)
-    except (urllib.error.URLError, OSError) as e:
-        raise StylegramError(f"could not download {url}: {e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    m = torch.hub.HASH_REGEX.search(name)
+    expected = sha256.lower() if sha256 else m.group(1) if m else None
+    if not target.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(target), hash_prefix=expected, progress=False)
+        except RuntimeError as e:  # torch.hub's hash mismatch
+            raise StylegramError(f"SHA-256 of {url} does not start with {expected} ({e})") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise StylegramError(f"could not download {url}: {e}") from None
+    elif sha256 and sha256_of(target) != expected:  # a cached file, asked for by another hash
+        raise StylegramError(f"SHA-256 of the cached {target} does not match {sha256}")
     return target
 
 
