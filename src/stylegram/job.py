@@ -92,7 +92,7 @@ class Job:
                 x = transfer.run(step, resume=resume)
             except NonFiniteLoss as e:
                 failure, x = e, e.x
-            path = save_image(transfer.render(x), self.output)
+            path = save_image(transfer.render(transfer.at_full_size(x)), self.output)
             final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
             data = {
                 "options": opts.to_dict(), "content": _describe(self.content),

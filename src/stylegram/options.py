@@ -185,8 +185,11 @@ class Options:
             raise StylegramError("--content-layers needs at least one layer")
         if not self.style_layers:
             raise StylegramError("--style-layers needs at least one layer")
-        check_layers(self.content_layers)
-        check_layers(self.style_layers)
+        for name in ("content_layers", "style_layers"):
+            try:
+                check_layers(getattr(self, name))
+            except StylegramError as e:
+                raise StylegramError(f"--{_flag(name)}: {e}") from None
         if len(set(self.style_layers)) != len(self.style_layers):
             raise StylegramError("--style-layers lists a layer twice")
         if self.style_layer_weights is not None:

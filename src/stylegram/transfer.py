@@ -209,6 +209,14 @@ class StyleTransfer:
                     break
         return self.progress.x
 
+    @torch.no_grad()
+    def at_full_size(self, x: torch.Tensor) -> torch.Tensor:
+        """x of a run stopped at a coarser scale, brought to --size (the size the user asked for)."""
+        if self.content_image.size == resize_dims(self._content_source.size, self.options.size):
+            return x
+        self.prepare(self.options.size)
+        return self.upsample(x)
+
     def upsample(self, x: torch.Tensor) -> torch.Tensor:
         """The previous scale's result at this scale, with the photo's detail that the coarse scale could not
         hold added back (a Laplacian-pyramid band): a plain upsampling is blurred, which costs the fine style
