@@ -5,17 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-quality bench-all lint options-doc clean
+.PHONY: run serve test bench bench-quality bench-all lint options-doc clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,web]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/stylegram demo
+
+serve: $(STAMP)
+	$(BIN)/stylegram serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -36,3 +36,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def save(result: dict[str, Any], out: Path, name: str) -> Path:
+    """Print the machine and write benchmarks/results/NAME-DATE.json."""
+    import json
+
+    print(f"machine: {result['machine']}")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}-{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path

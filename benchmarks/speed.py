@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import BEFORE, IMAGES, machine, table  # type: ignore[import-not-found]
+from common import BEFORE, IMAGES, machine, save, table  # type: ignore[import-not-found]
 
 from stylegram import Options, StyleTransfer
 from stylegram.hardware import estimate_bytes
@@ -144,11 +144,7 @@ def main() -> int:
     print(table(["size", "pixels", "peak RSS MB", "estimate MB", "wall s"],
                 [[r["size"], "x".join(map(str, r["pixels"])), r["peak_rss_mb"], r["estimate_mb"], r["wall_s"]]
                  for r in rss]))
-    print(f"machine: {result['machine']}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"speed-{result['date']}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    save(result, args.out, "speed")
     return 0
 
 

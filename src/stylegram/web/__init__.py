@@ -1,0 +1,1 @@
+"""`stylegram serve`: a web page that drives the same engine (app.py: routes; queue.py: the jobs)."""

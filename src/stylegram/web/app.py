@@ -1,0 +1,249 @@
+"""`stylegram serve`: the page and its JSON API (FastAPI). It adds no second implementation: the form comes from
+Options' fields, values go through the fields' own parsers and Options' validation, and jobs run through
+stylegram.Job (see queue.py). No path from the client reaches the file system: jobs and files are named by
+server-made ids and a fixed set of file names."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.resources
+import json
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from starlette.datastructures import UploadFile
+
+from ..errors import StylegramError
+from ..images import load_image, save_image
+from ..options import INITS, Options
+from ..samples import procedural_painting, sample_photo
+from .queue import ID_PATTERN, JobQueue, WebJob, new_id
+
+MAX_UPLOAD_BYTES = 30 * 2**20  # per image
+MAX_STYLES = 4
+MAX_REQUEST_BYTES = (MAX_STYLES + 2) * MAX_UPLOAD_BYTES
+MAX_PIXELS_WEB = 50_000_000  # below the CLI's default: a page is open to anyone who can reach the port
+# Settings that name server paths or are the server's to choose are not offered on the page.
+HIDDEN = ("mask", "weights", "weights_sha256", "max_pixels")
+MAIN = ("size", "style_weight", "content_weight", "style_scale", "preserve_color", "init", "iterations")
+FILES = re.compile(r"^(result\.png|report\.json|content\.png|style-[1-9]\.png|mask\.png)$")
+EVENT_EVERY_S = 0.25  # at most four progress events a second: the page needs no more, the CPU is the job's
+STATIC = importlib.resources.files("stylegram.web") / "static"
+
+
+class BadInput(Exception):
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.fields = status, message, fields or {}
+
+
+def option_fields() -> list[dict[str, Any]]:
+    """The form, from Options: name, flag, kind, default, choices, help, and whether it is in view."""
+    out = []
+    for f in dataclasses.fields(Options):
+        if f.name in HIDDEN:
+            continue
+        meta = f.metadata
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        choices = list(INITS) if f.name == "init" else meta.get("choices")
+        out.append({"name": f.name, "flag": "--" + f.name.replace("_", "-"), "default": _text(default),
+                    "choices": list(choices) if choices else None, "help": meta["help"], "main": f.name in MAIN})
+    return out
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def parse_options(form: dict[str, str]) -> Options:
+    """Options from the form's text, field by field with the CLI's parsers, then Options' own validation.
+    Errors name their field, with the same words the command line uses."""
+    fields = {f.name: f for f in dataclasses.fields(Options) if f.name not in HIDDEN}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, text in form.items():
+        if name not in fields or text is None or str(text).strip() == "":
+            continue
+        f = fields[name]
+        try:
+            values[name] = f.metadata["parse"](str(text).strip())
+        except ValueError as e:
+            errors[name] = f"--{name.replace('_', '-')}: {e}"
+            continue
+        choices = list(INITS) if name == "init" else f.metadata.get("choices")
+        if choices and values[name] not in choices:
+            errors[name] = f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {values[name]!r}"
+    if errors:
+        raise BadInput(422, next(iter(errors.values())), errors)
+    if isinstance(values.get("scales"), tuple) and "size" not in values:
+        values["size"] = values["scales"][-1]
+    try:
+        return Options(max_pixels=MAX_PIXELS_WEB, **values)
+    except StylegramError as e:
+        m = re.search(r"--([a-z][a-z0-9-]*)", str(e))
+        name = m.group(1).replace("-", "_") if m else ""
+        raise BadInput(422, str(e), {name: str(e)} if name in fields else {}) from None
+
+
+async def _image(upload: Any, what: str) -> Image.Image:
+    """An uploaded image, decoded with the CLI's checks; the message names the upload, never a server path."""
+    if not isinstance(upload, UploadFile):
+        raise BadInput(400, f"{what}: expected an image file")
+    data = await upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise BadInput(413, f"{what}: {upload.filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    with tempfile.NamedTemporaryFile(suffix=".upload") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        try:
+            return load_image(tmp.name, what, MAX_PIXELS_WEB)
+        except StylegramError as e:
+            raise BadInput(400, str(e).replace(tmp.name, upload.filename or "the upload")) from None
+
+
+def create_app(out: Path, own_thread: bool = True) -> FastAPI:
+    """The app; with own_thread=False the caller runs the jobs (app.state.queue.run_forever())."""
+    out.mkdir(parents=True, exist_ok=True)
+    queue = JobQueue(out, own_thread)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        queue.start()
+        yield
+        await asyncio.to_thread(queue.shutdown)  # Ctrl-C: the running job stops and saves, as the CLI's does
+
+    app = FastAPI(title="stylegram", lifespan=lifespan)
+    app.state.queue = queue
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.exception_handler(BadInput)
+    async def bad_input(request: Request, exc: BadInput) -> JSONResponse:
+        return JSONResponse({"error": exc.message, "fields": exc.fields}, status_code=exc.status)
+
+    def find(job_id: str) -> WebJob:
+        job = queue.jobs.get(job_id) if re.match(ID_PATTERN, job_id) else None
+        if job is None:
+            raise HTTPException(404, "no such job")
+        return job
+
+    def described(job: WebJob) -> dict[str, Any]:
+        return {**job.summary(), "position": queue.position(job.id)}
+
+    @app.get("/")
+    async def index() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"))
+
+    @app.get("/api/options")
+    async def options() -> list[dict[str, Any]]:
+        return option_fields()
+
+    @app.get("/api/jobs")
+    async def jobs() -> list[dict[str, Any]]:
+        return [described(j) for j in sorted(queue.jobs.values(), key=lambda j: -j.created)]
+
+    @app.post("/api/jobs", status_code=201)
+    async def submit(request: Request) -> dict[str, Any]:
+        if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
+            raise BadInput(413, f"the upload is larger than {MAX_REQUEST_BYTES // 2**20} MB")
+        try:
+            form = await request.form(max_files=MAX_STYLES + 2, max_fields=100, max_part_size=MAX_UPLOAD_BYTES)
+        except Exception as e:  # starlette's own limits and malformed bodies
+            raise BadInput(400, f"could not read the form: {getattr(e, 'detail', e)}") from None
+        options = parse_options({k: v for k, v in form.items() if isinstance(v, str)})
+        if form.get("reuse"):
+            earlier = find(str(form["reuse"]))
+            content_img = load_image(earlier.dir / "content.png")
+            styles = [load_image(p) for p in earlier.input_paths()[1]]
+            mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
+            names = dict(earlier.names)
+        elif form.get("demo"):
+            content_img, styles, mask = sample_photo(), [procedural_painting()], None
+            names = {"content": "astronaut (bundled)", "style": ["procedural painting (bundled)"]}
+        else:
+            uploads = form.getlist("style")
+            if not uploads or not isinstance(form.get("content"), UploadFile):
+                raise BadInput(400, "choose a photo and at least one painting (or the demo pair)")
+            if len(uploads) > MAX_STYLES:
+                raise BadInput(400, f"at most {MAX_STYLES} paintings, got {len(uploads)}")
+            content_img = await _image(form["content"], "photo")
+            styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads)]
+            mask = await _image(form["mask"], "mask") if isinstance(form.get("mask"), UploadFile) else None
+            names = {"content": form["content"].filename, "style": [u.filename for u in uploads]}
+        try:  # the same cross-checks a transfer makes, before the job waits in the queue
+            options.replace(mask="mask" if mask else None).blend_weights(len(styles))
+        except StylegramError as e:
+            raise BadInput(422, str(e), {"style_blend": str(e)}) from None
+        job_id = new_id()
+        job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None)
+        job.dir.mkdir()
+        save_image(content_img, job.dir / "content.png")
+        for k, img in enumerate(styles):
+            save_image(img, job.dir / f"style-{k + 1}.png")
+        if mask is not None:
+            save_image(mask, job.dir / "mask.png")
+        queue.submit(job)
+        return described(job)
+
+    @app.get("/api/jobs/{job_id}")
+    async def job_state(job_id: str) -> dict[str, Any]:
+        return described(find(job_id))
+
+    def act(job_id: str, action: Any, refusal: str) -> dict[str, Any]:
+        job = find(job_id)
+        if not action(job.id):
+            raise HTTPException(409, f"job is {job.state}: {refusal}")
+        return described(job)
+
+    @app.delete("/api/jobs/{job_id}")
+    async def cancel(job_id: str) -> dict[str, Any]:
+        return act(job_id, queue.cancel, "only a queued job can be cancelled")
+
+    @app.post("/api/jobs/{job_id}/stop")
+    async def stop(job_id: str) -> dict[str, Any]:
+        return act(job_id, queue.stop, "only a running job can be stopped")
+
+    @app.get("/api/jobs/{job_id}/events")
+    async def events(job_id: str, request: Request) -> StreamingResponse:
+        job = find(job_id)
+
+        async def stream() -> AsyncIterator[str]:
+            seen = -1
+            while not queue.closing and not await request.is_disconnected():
+                if job.version != seen:
+                    seen = job.version
+                    yield f"data: {json.dumps(described(job))}\n\n"
+                    if job.state in ("done", "stopped", "failed", "cancelled"):
+                        return
+                await asyncio.sleep(EVENT_EVERY_S)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/jobs/{job_id}/preview")
+    async def preview(job_id: str) -> Response:
+        job = find(job_id)
+        if job.preview is None:
+            path = job.dir / "result.png"
+            if not path.is_file():
+                raise HTTPException(404, "no image yet")
+            return FileResponse(str(path), media_type="image/png")
+        return Response(job.preview, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/jobs/{job_id}/files/{name}")
+    async def file(job_id: str, name: str) -> FileResponse:
+        job = find(job_id)
+        if not FILES.match(name) or not (job.dir / name).is_file():
+            raise HTTPException(404, "no such file")
+        download = f"stylegram-{job.id[:8]}-{name}" if name in ("result.png", "report.json") else None
+        return FileResponse(str(job.dir / name), filename=download)
+
+    return app
+
