@@ -40,9 +40,9 @@ def test_page_paints_live_and_offers_the_png(server, tmp_path: Path) -> None:  #
         page.set_input_files("#style-input", str(painting))
         page.fill("#opt-size", size)
         page.fill("#opt-iterations", "40")
-        page.click("details summary")  # the folded options
+        page.click("#options-form summary")  # the folded options
         page.fill("#opt-tol", "0")
-        page.click("details summary")
+        page.click("#options-form summary")
         page.click("#start")
         sources: list[str] = []
         end = time.time() + 120

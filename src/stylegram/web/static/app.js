@@ -145,7 +145,13 @@ async function refreshGallery() {
     state.textContent = j.state + (j.position ? ` (#${j.position} in queue)` : "") + (j.seconds ? ` · ${fmt(j.seconds)}` : "");
     const info = document.createElement("div");
     info.textContent = `${j.names.content || ""} × ${(j.names.style || []).join(", ")} · ${o.size} px · β ${o.style_weight} · α ${o.content_weight}`;
-    card.append(state, info);
+    const all = document.createElement("details");
+    const sum = document.createElement("summary"); sum.textContent = "options";
+    const pre = document.createElement("pre");
+    pre.textContent = Object.entries(o).filter(([, v]) => v !== null)
+      .map(([k, v]) => `--${k.replaceAll("_", "-")} ${Array.isArray(v) ? v.join(",") : v}`).join("\n");
+    all.append(sum, pre);
+    card.append(state, info, all);
     const again = document.createElement("button"); again.textContent = "Run again with these options";
     again.onclick = () => start(j.id, j.options);
     card.appendChild(again);
