@@ -5,6 +5,7 @@ let fields = [];
 let current = null;      // the job this page started last
 let source = null;       // its EventSource
 let shownPreview = -1;
+const openCards = new Set();  // cards whose options are unfolded survive the gallery's refresh
 
 function fieldInput(f) {
   if (f.choices) {
@@ -151,6 +152,8 @@ async function refreshGallery() {
     pre.textContent = Object.entries(o).filter(([, v]) => v !== null)
       .map(([k, v]) => `--${k.replaceAll("_", "-")} ${Array.isArray(v) ? v.join(",") : v}`).join("\n");
     all.append(sum, pre);
+    all.open = openCards.has(j.id);
+    all.addEventListener("toggle", () => { if (all.open) openCards.add(j.id); else openCards.delete(j.id); });
     card.append(state, info, all);
     const again = document.createElement("button"); again.textContent = "Run again with these options";
     again.onclick = () => start(j.id, j.options);
@@ -160,7 +163,7 @@ async function refreshGallery() {
       cancel.onclick = async () => { await fetch(`/api/jobs/${j.id}`, { method: "DELETE" }); refreshGallery(); };
       card.appendChild(cancel);
     }
-    if (j.id !== current) card.onclick = (e) => { if (e.target.tagName !== "BUTTON") follow(j); };
+    if (j.id !== current) card.onclick = (e) => { if (!["BUTTON", "SUMMARY"].includes(e.target.tagName)) follow(j); };
     g.appendChild(card);
   }
 }
