@@ -198,6 +198,20 @@ class TVTerm:
         return tv_loss(x)
 
 
+@dataclass
+class TemporalTerm:
+    """Ruder et al. 2016, eq. 6: (1/D) sum c (x - w)^2, w the previous stylised frame warped by the flow, c 0 where
+    the flow is not reliable (occlusions, motion boundaries)."""
+
+    target: torch.Tensor
+    weights: torch.Tensor
+    name: ClassVar[str] = "temporal"
+    layers: tuple[str, ...] = ()
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return (self.weights * (x.float() - self.target) ** 2).sum() / x.numel()
+
+
 # Eq. 7 generalised: sum_k weight_k term_k. alpha and beta are the weights of the content and style terms.
 Criterion = list[tuple[Term, float]]
 

@@ -92,3 +92,23 @@ def procedural_painting(size: int = 512, seed: int = 7, palette: str = "night") 
         draw.ellipse((cx * w - rad / 2, cy * h - rad / 2, cx * w + rad / 2, cy * h + rad / 2),
                      fill=tuple(pal[6].astype(int)))
     return canvas.filter(ImageFilter.SMOOTH_MORE)
+
+
+def sample_clip(frames: int = 12, size: int = 128) -> list[Image.Image]:
+    """A clip made in code: a slow pan and zoom over the demo photo, with a bright disk crossing it."""
+    photo = sample_photo()
+    w, h = photo.size
+    out = []
+    for k in range(frames):
+        t = k / max(frames - 1, 1)
+        crop = 0.7 - 0.1 * t  # zoom in
+        cw, ch = w * crop, h * crop * 0.75
+        x0, y0 = (w - cw) * (0.2 + 0.4 * t), (h - ch) * 0.4
+        frame = photo.resize((size, round(size * 0.75)), Image.Resampling.LANCZOS,
+                             box=(x0, y0, x0 + cw, y0 + ch))
+        draw = ImageDraw.Draw(frame)
+        r = size // 10
+        cx, cy = round(size * (0.15 + 0.7 * t)), round(frame.height * (0.7 - 0.2 * t))
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(240, 200, 40), outline=(120, 60, 10), width=2)
+        out.append(frame)
+    return out

@@ -66,8 +66,10 @@ class StyleTransfer:
     """
 
     def __init__(self, content: ImageLike, style: ImageLike | Sequence[ImageLike],
-                 options: Options | None = None) -> None:
+                 options: Options | None = None, terms: Criterion | tuple = ()) -> None:
+        """`terms` are (term, weight) pairs added to the criterion at the final scale (e.g. video's temporal)."""
         self.options = opts = options or Options()
+        self.terms = list(terms)
         self.device = resolve_device(opts.device)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         self.blend = opts.blend_weights(len(styles))
@@ -124,6 +126,8 @@ class StyleTransfer:
                                      (style, opts.style_weight)]
         if opts.tv_weight:
             self.criterion.append((TVTerm(), opts.tv_weight))
+        if size == opts.size:
+            self.criterion.extend(self.terms)
 
     def _style_term(self) -> StyleTerm:
         if self._mask_source is None:

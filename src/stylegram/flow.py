@@ -1,0 +1,42 @@
+"""Optical flow for video (Ruder, Dosovitskiy & Brox 2016): DIS flow from OpenCV, warping, and the mask of
+pixels where the flow can be trusted (forward-backward consistency, no motion boundary)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+
+def optical_flow(a: Image.Image, b: Image.Image) -> np.ndarray:
+    """Flow (H, W, 2) in pixels such that a(x) ~ b(x + flow(x)): DIS, no weights to download."""
+    import cv2  # optional: the video extra
+
+    grey = [np.asarray(img.convert("L"), dtype=np.uint8) for img in (a, b)]
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(grey[0], grey[1], None)
+
+
+def warp(x: torch.Tensor, flow: np.ndarray) -> torch.Tensor:
+    """x (B, C, H, W) sampled at position + flow: the image that `flow` says each pixel came from."""
+    h, w = x.shape[-2:]
+    f = torch.as_tensor(flow, dtype=x.dtype, device=x.device)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype, device=x.device),
+                            torch.arange(w, dtype=x.dtype, device=x.device), indexing="ij")
+    gx = (xs + f[..., 0]) / max(w - 1, 1) * 2 - 1  # grid_sample's [-1, 1], align_corners=True
+    gy = (ys + f[..., 1]) / max(h - 1, 1) * 2 - 1
+    grid = torch.stack([gx, gy], -1).unsqueeze(0).expand(x.shape[0], -1, -1, -1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def reliable(backward: np.ndarray, forward: np.ndarray) -> torch.Tensor:
+    """Ruder et al.'s weights c (1, 1, H, W): 0 where frame t's pixel was occluded in t-1 (the backward flow
+    t -> t-1 and the forward flow t-1 -> t do not cancel) or lies on a motion boundary, else 1."""
+    b = torch.as_tensor(backward).permute(2, 0, 1).unsqueeze(0).float()
+    f = torch.as_tensor(forward).permute(2, 0, 1).unsqueeze(0).float()
+    f_at = warp(f, backward)  # the forward flow at the point each pixel came from
+    occluded = ((b + f_at) ** 2).sum(1) > 0.01 * ((b ** 2).sum(1) + (f_at ** 2).sum(1)) + 0.5
+    gy, gx = torch.gradient(b[0], dim=(1, 2))
+    boundary = (gx ** 2 + gy ** 2).sum(0, keepdim=True) > 0.01 * (b ** 2).sum(1) + 0.002
+    return (~(occluded | boundary)).float().unsqueeze(1)
