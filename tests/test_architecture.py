@@ -138,7 +138,9 @@ def _flags_in(text: str) -> set[str]:
 def test_docs_name_only_real_flags_and_the_options_table_is_generated() -> None:
     parser = build_parser()
     real = {s for a in parser._actions for s in a.option_strings}
-    real |= {"--out", "--content", "--styles", "--resume", "--host", "--port"}  # reproduce's, serve's, --resume
+    # the subcommands' own: reproduce, serve, video, --resume
+    real |= {"--out", "--content", "--styles", "--resume", "--host", "--port", "--fps", "--frames",
+             "--temporal-weight", "--demo"}
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         unknown = _flags_in(doc.read_text()) - real
         assert not unknown, f"{doc.name} names flags that do not exist: {sorted(unknown)}"

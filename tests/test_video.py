@@ -72,3 +72,102 @@ def test_the_temporal_loss_lowers_flicker_on_the_sample_clip() -> None:
     coherent = [img for _, img, _ in stylize_frames(frames, make_painting(), opts)]
     assert all(img.size == (64, 48) for img in coherent)
     assert flicker(coherent, frames) < 0.5 * flicker(alone, frames)
+
+
+def _clip_with_audio(path, frames) -> None:
+    """An mp4 of `frames` at 8 fps with a mono sine tone, written with PyAV."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=8)
+        v.width, v.height, v.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        a = c.add_stream("aac", rate=22050)
+        a.layout = "mono"
+        for f in frames:
+            for packet in v.encode(av.VideoFrame.from_image(f)):
+                c.mux(packet)
+        for packet in v.encode():
+            c.mux(packet)
+        t = np.arange(22050 * len(frames) // 8) / 22050
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for k in range(0, len(tone) - 1024, 1024):
+            frame = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 22050, k
+            for packet in a.encode(frame):
+                c.mux(packet)
+        for packet in a.encode():
+            c.mux(packet)
+
+
+def test_video_command_keeps_audio_and_resumes(tmp_path) -> None:
+    import av
+
+    from stylegram.cli import main
+
+    clip, style = tmp_path / "clip.mp4", tmp_path / "style.png"
+    _clip_with_audio(clip, sample_clip(4, 64))
+    make_painting().save(style)
+    tiny = ["--size", "32", "--iterations", "3", "--quiet"]
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), str(style), "-o", str(out), *tiny]) == 0
+    with av.open(str(out)) as c:
+        assert len(list(c.decode(video=0))) == 4 and c.streams.video[0].width == 32
+        assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"  # the input's audio, copied
+    assert not (tmp_path / "out.mp4.frames").exists()
+    folder = tmp_path / "frames"
+    assert main(["video", str(clip), str(style), "-o", str(folder), *tiny]) == 0
+    kept = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    assert len(kept) == 4
+    for name in list(kept)[2:]:
+        (folder / name).unlink()  # as if stopped after two frames
+    assert main(["video", str(clip), str(style), "-o", str(folder), *tiny]) == 2  # no silent overwrite
+    assert main(["video", str(clip), str(style), "-o", str(folder), *tiny, "--resume"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(kept)
+    assert all((folder / n).read_bytes() == kept[n] for n in list(kept)[:2])
+
+
+@pytest.mark.parametrize("case,words", [("notvideo", "not a video"), ("empty", "no frames"),
+                                        ("avi", "unsupported extension"), ("range", "no frames")])
+def test_bad_video_input_is_one_line(tmp_path, capsys, case, words) -> None:
+    from stylegram.cli import main
+
+    (tmp_path / "notes.mp4").write_text("hello")
+    (tmp_path / "empty").mkdir()
+    make_painting().save(tmp_path / "style.png")
+    make_photo().save(tmp_path / "f1.png")
+    frames = tmp_path / "one"
+    frames.mkdir()
+    make_photo().save(frames / "1.png")
+    source, out, extra = {"notvideo": (tmp_path / "notes.mp4", "o.mp4", []), "empty": (tmp_path / "empty", "o.mp4", []),
+                          "avi": (frames, "o.avi", []), "range": (frames, "o.mp4", ["--frames", "5:9"])}[case]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["video", str(source), str(tmp_path / "style.png"), "-o", str(tmp_path / out), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_ctrl_c_keeps_the_frames_and_resume_finishes(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    folder = tmp_path / "frames"
+    cmd = [sys.executable, "-m", "stylegram", "video", "--demo", "-o", str(folder), "--size", "48", "--frames", "0:3",
+           "--iterations", "40", "--tol", "0", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    end = time.time() + 120
+    while not (folder / "frame_00001.png").exists() and time.time() < end:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+    kept = sorted(p.name for p in folder.iterdir())
+    assert 1 <= len(kept) < 3
+    done = subprocess.run([*cmd, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [f"frame_{k:05d}.png" for k in (1, 2, 3)]

@@ -19,6 +19,11 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The permissions a new file gets under the current umask (mkstemp makes 0600)."""
+    return 0o666 & ~_umask()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call write(f) on a temp file in path's directory, then rename it onto path."""
     path = Path(path)
@@ -28,7 +33,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -5,46 +5,52 @@ where the flow is reliable: a TemporalTerm is one more entry in the engine's cri
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-import torch
 from PIL import Image
 
 from .flow import optical_flow, reliable, warp
-from .images import ImageLike, to_tensor
+from .images import ImageLike, resize_long_side, to_tensor
 from .losses import TemporalTerm
 from .optimize import Progress
 from .options import Options
 from .transfer import StyleTransfer
 
+LATER_TOL = 0.05  # later frames: 3 times the default --tol (measured in docs/video.md)
 TEMPORAL_WEIGHT = 200.0  # ~ the style term's size at a warm start; see docs/video.md
 
 
 def stylize_frames(
     frames: Sequence[Image.Image], style: ImageLike | Sequence[ImageLike], options: Options | None = None,
-    temporal_weight: float = TEMPORAL_WEIGHT,
+    temporal_weight: float = TEMPORAL_WEIGHT, start: int = 0, previous: Image.Image | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[int, Image.Image, float]]:
-    """Yield (index, stylised frame, seconds) as each frame finishes. temporal_weight 0: frame by frame, each
-    from its own default start (the flicker baseline)."""
+    """Yield (index, stylised frame, seconds) as each frame finishes, from frame `start` (`previous`: the stylised
+    frame before it, to resume). temporal_weight 0: frame by frame, each from its own default start (the flicker
+    baseline). When `stop()` turns true the frame in progress is dropped and the generator ends."""
     options = options or Options()
-    later = options.replace(scales=1)  # a warm start needs no coarse-to-fine
-    previous: torch.Tensor | None = None
-    for k, frame in enumerate(frames):
-        t0 = time.perf_counter()
-        if previous is None or not temporal_weight:
+    frames = [resize_long_side(f, options.size) for f in frames]  # the flow at the size the frames are painted
+    # a warm start needs no coarse-to-fine, and stops sooner: it only moves what changed (--tol 0 keeps --iterations)
+    later = options.replace(scales=1, tol=max(options.tol, LATER_TOL) if options.tol else 0.0)
+    prev = to_tensor(previous) if previous is not None else None
+    halt = (lambda it: stop()) if stop is not None else None
+    for k in range(start, len(frames)):
+        frame, t0 = frames[k], time.perf_counter()
+        if prev is None or not temporal_weight:
             transfer = StyleTransfer(frame, style, options)
-            x = transfer.run()
+            x = transfer.run(halt)
         else:
             back, fwd = optical_flow(frame, frames[k - 1]), optical_flow(frames[k - 1], frame)
-            target = warp(previous, back)
+            target = warp(prev, back)
             c = reliable(back, fwd).to(target.device)
             transfer = StyleTransfer(frame, style, later, terms=[(TemporalTerm(target, c), temporal_weight)])
             # where the flow is not reliable (what the frame newly shows) start from this frame, not the warp
-            start = c * target + (1 - c) * transfer.initial_image()
-            x = transfer.run(resume=Progress(x=start))
-        x = transfer.at_full_size(x)
-        previous = x.detach().clamp(0, 1)
-        yield k, transfer.render(previous), time.perf_counter() - t0
+            start_x = c * target + (1 - c) * transfer.initial_image()
+            x = transfer.run(halt, resume=Progress(x=start_x))
+        if stop is not None and stop():
+            return
+        prev = transfer.at_full_size(x).detach().clamp(0, 1)
+        yield k, transfer.render(prev), time.perf_counter() - t0
 
 
 def flicker(outputs: Sequence[Image.Image], frames: Sequence[Image.Image]) -> float:

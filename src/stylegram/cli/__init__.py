@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 
 from ..errors import StylegramError
-from . import demo, reproduce, serve
+from . import demo, reproduce, serve, video
 from .flags import PROG, options_from_args
 from .run import build_parser, resume_main, transfer_main
 
@@ -26,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return reproduce.main(argv[1:])
         if argv and argv[0] == "serve":
             return serve.main(argv[1:])
+        if argv and argv[0] == "video":
+            return video.main(argv[1:])
         if "--resume" in argv:
             return resume_main(argv)
         return transfer_main(argv)
