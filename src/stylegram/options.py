@@ -160,7 +160,7 @@ class Options:
         for name in ("size", "iterations", "max_pixels"):
             v = getattr(self, name)
             if not _integer(v) or v <= 0:
-                raise StylegramError(f"--{_flag(name)} must be a positive integer, got {v!r}")
+                raise StylegramError(f"{flag(name)} must be a positive integer, got {v!r}")
         if self.size < MIN_SIZE:
             raise StylegramError(f"--size must be at least {MIN_SIZE} pixels, got {self.size}")
         self._validate_scales()
@@ -169,18 +169,18 @@ class Options:
         for name in ("style_scale", "lr"):
             v = getattr(self, name)
             if not _finite(v) or v <= 0:
-                raise StylegramError(f"--{_flag(name)} must be a positive number, got {v!r}")
+                raise StylegramError(f"{flag(name)} must be a positive number, got {v!r}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             v = getattr(self, name)
             if not _finite(v) or v < 0:
-                raise StylegramError(f"--{_flag(name)} must be a finite number >= 0, got {v!r}")
+                raise StylegramError(f"{flag(name)} must be a finite number >= 0, got {v!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise StylegramError(f"--seed must be a non-negative integer, got {self.seed!r}")
         for name, choices in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS),
                               ("normalization", NORMALIZATIONS), ("device", DEVICES), ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
                 got = getattr(self, name)
-                raise StylegramError(f"--{_flag(name)} must be one of {', '.join(choices)}, got {got!r}")
+                raise StylegramError(f"{flag(name)} must be one of {', '.join(choices)}, got {got!r}")
         if not self.content_layers:
             raise StylegramError("--content-layers needs at least one layer")
         if not self.style_layers:
@@ -189,7 +189,7 @@ class Options:
             try:
                 check_layers(getattr(self, name))
             except StylegramError as e:
-                raise StylegramError(f"--{_flag(name)}: {e}") from None
+                raise StylegramError(f"{flag(name)}: {e}") from None
         if len(set(self.style_layers)) != len(self.style_layers):
             raise StylegramError("--style-layers lists a layer twice")
         if self.style_layer_weights is not None:
@@ -281,7 +281,7 @@ class Outputs:
         for name in ("print_every", "save_every", "checkpoint_every"):
             v = getattr(self, name)
             if v is not None and (not _integer(v) or v < 0):
-                raise StylegramError(f"--{_flag(name)} must be an integer >= 0, got {v!r}")
+                raise StylegramError(f"{flag(name)} must be an integer >= 0, got {v!r}")
         if self.checkpoint_every is None:
             self.checkpoint_every = CHECKPOINT_EVERY if self.checkpoint else 0
         if self.report and Path(self.report).suffix.lower() != ".json":
@@ -296,5 +296,14 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
+def flag(name: str) -> str:
+    """The command-line flag of a field: --content-weight for content_weight."""
+    return "--" + name.replace("_", "-")
+
+
+def default_text(f: dataclasses.Field) -> str:
+    """A field's default as help and forms show it ("" for None: its help says what None means)."""
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    if default is None:
+        return ""
+    return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)

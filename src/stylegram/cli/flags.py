@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
-from ..options import Options, Outputs
+from ..options import Options, Outputs, default_text, flag
 
 PROG = "stylegram"
 T = TypeVar("T", Options, Outputs)
@@ -34,23 +34,13 @@ def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-def default_text(f: dataclasses.Field) -> str:
-    """A field's default as the help shows it."""
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
-
-
-def flag(name: str) -> str:
-    return f"--{name.replace('_', '-')}"
-
-
 def add_flags(parser: argparse.ArgumentParser, cls: type[T], skip: Sequence[str] = ()) -> None:
     """One flag per field of `cls`. Flags not given stay out of the namespace, so a base's value is kept."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         meta = f.metadata
-        shown = "" if f.default is None else f" (default: {default_text(f)})"  # a None's help says what it means
+        shown = f" (default: {default_text(f)})" if default_text(f) else ""
         parser.add_argument(flag(f.name), dest=f.name, type=_arg_type(meta["parse"]), default=argparse.SUPPRESS,
                             choices=meta.get("choices"), metavar=meta.get("metavar"), help=f"{meta['help']}{shown}")
 
@@ -77,7 +67,7 @@ def options_table() -> str:
         for f in dataclasses.fields(cls):
             meta = f.metadata
             arg = meta.get("metavar") or "|".join(meta["choices"])
-            default = "" if f.default is None else default_text(f)
+            default = default_text(f)
             cells = [f"`{flag(f.name)} {arg}`", f"`{default}`" if default else "", meta["help"]]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"

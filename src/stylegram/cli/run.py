@@ -74,8 +74,7 @@ def _on_signal(signum: int) -> None:
 
 
 def run_job(job: Job, quiet: bool = False, resume: Any = None) -> dict[str, Any]:
-    """Run a job in the terminal: checks first (before the bar appears), then the bar while it runs."""
-    job.check()
+    """Run a job in the terminal: the bar appears with the first iteration, after Job.run's checks."""
     bar = ProgressBar(job, quiet)
     try:
         return job.run(bar, resume=resume, on_signal=_on_signal)

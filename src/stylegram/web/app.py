@@ -24,7 +24,7 @@ from starlette.datastructures import UploadFile
 
 from ..errors import StylegramError
 from ..images import load_image, save_image
-from ..options import INITS, Options
+from ..options import INITS, Options, default_text, flag
 from ..samples import procedural_painting, sample_photo
 from .queue import ID_PATTERN, JobQueue, WebJob, new_id
 
@@ -53,15 +53,10 @@ def option_fields() -> list[dict[str, Any]]:
         if f.name in HIDDEN:
             continue
         meta = f.metadata
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         choices = list(INITS) if f.name == "init" else meta.get("choices")
-        out.append({"name": f.name, "flag": "--" + f.name.replace("_", "-"), "default": _text(default),
+        out.append({"name": f.name, "flag": flag(f.name), "default": default_text(f),
                     "choices": list(choices) if choices else None, "help": meta["help"], "main": f.name in MAIN})
     return out
-
-
-def _text(v: Any) -> str:
-    return "" if v is None else ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def parse_options(form: dict[str, str]) -> Options:
@@ -77,11 +72,11 @@ def parse_options(form: dict[str, str]) -> Options:
         try:
             values[name] = f.metadata["parse"](str(text).strip())
         except ValueError as e:
-            errors[name] = f"--{name.replace('_', '-')}: {e}"
+            errors[name] = f"{flag(name)}: {e}"
             continue
         choices = list(INITS) if name == "init" else f.metadata.get("choices")
         if choices and values[name] not in choices:
-            errors[name] = f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {values[name]!r}"
+            errors[name] = f"{flag(name)} must be one of {', '.join(choices)}, got {values[name]!r}"
     if errors:
         raise BadInput(422, next(iter(errors.values())), errors)
     if isinstance(values.get("scales"), tuple) and "size" not in values:
