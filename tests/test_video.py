@@ -35,6 +35,17 @@ def test_reliable_where_flows_agree_and_not_where_they_do_not() -> None:
     assert float(reliable(boundary, -boundary)[..., :, 11:13].max()) == 0.0
 
 
+def test_reliable_excludes_what_the_warp_drags_across_an_edge() -> None:
+    still = np.zeros((24, 24, 2), np.float32)  # the flow says nothing moved, consistently
+    before = torch.zeros(1, 3, 24, 24)
+    before[..., 8:12, 8:12] = 1.0  # a white square that has left by frame t
+    now = torch.zeros(1, 3, 24, 24)
+    assert float(reliable(still, still).min()) == 1.0  # the flows alone cannot tell
+    c = reliable(still, still, now, before)
+    assert float(c[..., 7:13, 7:13].max()) == 0.0  # the square and a pixel around it
+    assert float(c[..., :6, :].min()) == 1.0 and float(c[..., 14:, :].min()) == 1.0
+
+
 def test_flow_finds_a_translation() -> None:
     from PIL import Image
 

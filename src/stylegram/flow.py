@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+MISMATCH = 0.1  # mean absolute difference ([0, 1] units) above which a warped input pixel is not the same point
+
 
 def optical_flow(a: Image.Image, b: Image.Image) -> np.ndarray:
     """Flow (H, W, 2) in pixels such that a(x) ~ b(x + flow(x)): DIS, no weights to download."""
@@ -30,13 +32,21 @@ def warp(x: torch.Tensor, flow: np.ndarray) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def reliable(backward: np.ndarray, forward: np.ndarray) -> torch.Tensor:
+def reliable(backward: np.ndarray, forward: np.ndarray, frame: torch.Tensor | None = None,
+             previous: torch.Tensor | None = None) -> torch.Tensor:
     """Ruder et al.'s weights c (1, 1, H, W): 0 where frame t's pixel was occluded in t-1 (the backward flow
-    t -> t-1 and the forward flow t-1 -> t do not cancel) or lies on a motion boundary, else 1."""
+    t -> t-1 and the forward flow t-1 -> t do not cancel) or lies on a motion boundary, else 1.
+
+    Given the input frames (t and t-1, [0, 1]), also 0 where frame t-1 warped does not look like frame t (what
+    a smooth flow dragged across an object's edge), and the unreliable region grows by a pixel.
+    """
     b = torch.as_tensor(backward).permute(2, 0, 1).unsqueeze(0).float()
     f = torch.as_tensor(forward).permute(2, 0, 1).unsqueeze(0).float()
     f_at = warp(f, backward)  # the forward flow at the point each pixel came from
-    occluded = ((b + f_at) ** 2).sum(1) > 0.01 * ((b ** 2).sum(1) + (f_at ** 2).sum(1)) + 0.5
+    bad = ((b + f_at) ** 2).sum(1) > 0.01 * ((b ** 2).sum(1) + (f_at ** 2).sum(1)) + 0.5
     gy, gx = torch.gradient(b[0], dim=(1, 2))
-    boundary = (gx ** 2 + gy ** 2).sum(0, keepdim=True) > 0.01 * (b ** 2).sum(1) + 0.002
-    return (~(occluded | boundary)).float().unsqueeze(1)
+    bad |= (gx ** 2 + gy ** 2).sum(0, keepdim=True) > 0.01 * (b ** 2).sum(1) + 0.002  # motion boundary
+    if frame is not None and previous is not None:
+        bad |= (frame.float() - warp(previous.float(), backward)).abs().mean(1).cpu() > MISMATCH
+        bad = F.max_pool2d(bad.float().unsqueeze(1), 3, 1, 1).squeeze(1) > 0
+    return (~bad).float().unsqueeze(1)

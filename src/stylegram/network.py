@@ -43,16 +43,8 @@ class VGG19(nn.Module):
         self.pooling = pooling
         self._pool_fn = _POOLS[pooling]  # a KeyError for a name Options would have refused
         state = load_state_dict() if state is None else state
-        self.preprocess = nn.Conv2d(3, 3, 1)
-        self.preprocess.weight.data.copy_(state["0.weight"])
-        self.preprocess.bias.data.copy_(state["0.bias"])
-        self.convs = nn.ModuleList()
-        for key in NORMALISED_CONV_KEYS:
-            w = state[f"{key}.weight"]
-            conv = nn.Conv2d(w.shape[1], w.shape[0], 3)
-            conv.weight.data.copy_(w)
-            conv.bias.data.copy_(state[f"{key}.bias"])
-            self.convs.append(conv)
+        self.preprocess = _conv(state, "0")
+        self.convs = nn.ModuleList(_conv(state, str(key)) for key in NORMALISED_CONV_KEYS)
         self.requires_grad_(False)
         self.eval()
 
@@ -99,13 +91,23 @@ class VGG19(nn.Module):
         return feats
 
 
+def _conv(state: dict[str, torch.Tensor], key: str) -> nn.Conv2d:
+    """A conv holding the state's own tensors: no copy, and no random init that the weights would replace."""
+    w = state[f"{key}.weight"]
+    conv = nn.utils.skip_init(nn.Conv2d, w.shape[1], w.shape[0], w.shape[-1])
+    conv.weight = nn.Parameter(w, requires_grad=False)
+    conv.bias = nn.Parameter(state[f"{key}.bias"], requires_grad=False)
+    return conv
+
+
 @functools.lru_cache(maxsize=2)
 def _state(weights: str, sha256: str | None) -> dict[str, torch.Tensor]:
     return load_state_dict(weights, sha256)
 
 
+@functools.lru_cache(maxsize=4)
 def load_vgg19(
     weights: str = "bundled", sha256: str | None = None, pooling: str = "avg", device: str = "cpu"
 ) -> VGG19:
-    """A ready VGG19 on `device`; the state_dict is read once per process and source."""
+    """A ready VGG19 on `device`, built once per process and setting (its weights are never changed: shared)."""
     return VGG19(_state(weights, sha256), pooling).to(device)

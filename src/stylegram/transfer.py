@@ -85,6 +85,7 @@ class StyleTransfer:
         check_fits(w, h, opts.size, self.precision, self.device)  # before any large allocation
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.progress = Progress()
+        self._prepared: int | None = None
         self.prepare(opts.size)
 
     def scale_sizes(self) -> list[int]:
@@ -94,6 +95,9 @@ class StyleTransfer:
     @torch.no_grad()
     def prepare(self, size: int) -> None:
         """Resize photo, paintings (and mask) for one scale; compute the targets P and A and the criterion."""
+        if size == self._prepared:  # e.g. __init__ prepared the only scale that iterate() then asks for
+            return
+        self._prepared = size
         opts = self.options
         self.content_image = resize_long_side(self._content_source, size)
         style_long = max(1, round(size * opts.style_scale))

@@ -16,7 +16,7 @@ from .optimize import Progress
 from .options import Options
 from .transfer import StyleTransfer
 
-LATER_TOL = 0.05  # later frames: 3 times the default --tol (measured in docs/video.md)
+LATER_ITERATIONS = 10  # later frames: the loss ends within ~5 % of where --tol would stop them (docs/video.md)
 TEMPORAL_WEIGHT = 200.0  # ~ the style term's size at a warm start; see docs/video.md
 
 
@@ -30,8 +30,9 @@ def stylize_frames(
     baseline). When `stop()` turns true the frame in progress is dropped and the generator ends."""
     options = options or Options()
     frames = [resize_long_side(f, options.size) for f in frames]  # the flow at the size the frames are painted
-    # a warm start needs no coarse-to-fine, and stops sooner: it only moves what changed (--tol 0 keeps --iterations)
-    later = options.replace(scales=1, tol=max(options.tol, LATER_TOL) if options.tol else 0.0)
+    # a warm start needs no coarse-to-fine and few iterations: it only moves what changed (--tol 0: --iterations)
+    later = options.replace(scales=1, iterations=min(options.iterations, LATER_ITERATIONS) if options.tol
+                            else options.iterations)
     prev = to_tensor(previous) if previous is not None else None
     halt = (lambda it: stop()) if stop is not None else None
     for k in range(start, len(frames)):
@@ -42,7 +43,7 @@ def stylize_frames(
         else:
             back, fwd = optical_flow(frame, frames[k - 1]), optical_flow(frames[k - 1], frame)
             target = warp(prev, back)
-            c = reliable(back, fwd).to(target.device)
+            c = reliable(back, fwd, to_tensor(frame), to_tensor(frames[k - 1])).to(target.device)
             transfer = StyleTransfer(frame, style, later, terms=[(TemporalTerm(target, c), temporal_weight)])
             # where the flow is not reliable (what the frame newly shows) start from this frame, not the warp
             start_x = c * target + (1 - c) * transfer.initial_image()
@@ -59,7 +60,7 @@ def flicker(outputs: Sequence[Image.Image], frames: Sequence[Image.Image]) -> fl
     total, count = 0.0, 0.0
     for k in range(1, len(frames)):
         back, fwd = optical_flow(frames[k], frames[k - 1]), optical_flow(frames[k - 1], frames[k])
-        c = reliable(back, fwd)
+        c = reliable(back, fwd, to_tensor(frames[k]), to_tensor(frames[k - 1]))
         prev, cur = to_tensor(outputs[k - 1]), to_tensor(outputs[k])
         total += float((c * (cur - warp(prev, back)) ** 2).sum() / 3)
         count += float(c.sum())
