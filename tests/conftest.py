@@ -48,6 +48,19 @@ def images(tmp_path: Path) -> tuple[Path, Path]:
     return content, style
 
 
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    """in/photos/p0.png, p1.png (and a text file), in/paintings/s0.png, s1.png: for the batch tests."""
+    d = tmp_path / "in"
+    (d / "photos").mkdir(parents=True)
+    (d / "paintings").mkdir()
+    for k in range(2):
+        make_photo(48, 40, seed=k).save(d / "photos" / f"p{k}.png")
+        make_painting(40, 40, seed=k + 5).save(d / "paintings" / f"s{k}.png")
+    (d / "photos" / "notes.txt").write_text("not an image, and not picked up by the folder")
+    return d
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, "-m", "stylegram", *args], capture_output=True, text=True,

@@ -1,5 +1,6 @@
 """The command line: `stylegram CONTENT STYLE -o OUT`, `stylegram demo`, `stylegram reproduce WHAT`,
-`stylegram serve`, `stylegram --resume CKPT`. Argparse and the terminal only; the work is done by stylegram.job
+`stylegram serve`, `stylegram video`, `stylegram batch`,
+`stylegram --resume CKPT`. Argparse and the terminal only; the work is done by stylegram.job
 and below. User errors become one line on stderr and exit status 2."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 
 from ..errors import StylegramError
-from . import demo, reproduce, serve, video
+from . import batch, demo, reproduce, serve, video
 from .flags import PROG, options_from_args
 from .run import build_parser, resume_main, transfer_main
 
@@ -28,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.main(argv[1:])
         if argv and argv[0] == "video":
             return video.main(argv[1:])
+        if argv and argv[0] == "batch":
+            return batch.main(argv[1:])
         if "--resume" in argv:
             return resume_main(argv)
         return transfer_main(argv)

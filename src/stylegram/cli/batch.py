@@ -1,0 +1,74 @@
+"""`stylegram batch CONTENT... --style STYLE... -o OUTDIR`: every photo in every painting's style (or the rows
+of --pairs), resumable, on worker processes here or on a Ray cluster."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..batch import MANIFEST, Item, plan, run_batch
+from ..errors import StylegramError
+from ..files import check_writable, same_file
+from ..job import Interrupts
+from ..options import Options, integer
+from .flags import PROG, Parser, add_flags, options_from_args
+
+
+def main(argv: Sequence[str]) -> int:
+    from ..pool import LocalPool, RayPool
+
+    p = Parser(prog=f"{PROG} batch", description="Paint many photos in the style of many paintings; re-running "
+               "the same command skips what is done.")
+    p.add_argument("contents", nargs="*", metavar="CONTENT", help="photos: files, folders or globs")
+    p.add_argument("--style", nargs="+", default=[], metavar="STYLE", help="paintings: files, folders or globs")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help=f"where <content>__<style>.png, its report and {MANIFEST} go")
+    p.add_argument("--pairs", metavar="FILE.csv", help="rows of content,style[,option columns] instead of every "
+                   "content x every style")
+    p.add_argument("--workers", type=integer, metavar="N", help="items painted at once (default: one per two "
+                   "cores, or per two of the cluster's CPUs, or one per GPU)")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="run on Ray: alone, a local Ray; with "
+                   "ADDRESS (HOST:PORT or auto), join that cluster")
+    p.add_argument("--retries", type=integer, default=2, metavar="N",
+                   help="tries again after a crash (not after a bad input; default: 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_flags(p, Options)
+    ns = p.parse_args(list(argv))
+    options = options_from_args(ns)
+    for name in ("workers", "retries"):
+        v = getattr(ns, name)
+        if v is not None and v < (1 if name == "workers" else 0):
+            raise StylegramError(f"--{name} must be {'>= 1' if name == 'workers' else '>= 0'}, got {v}")
+    items = plan(ns.contents, ns.style, options, ns.pairs)
+    out = Path(ns.output)
+    check_writable(out / MANIFEST)
+    for item in items:
+        for given in (item.content, item.style):
+            if same_file(out / item.name, given):
+                raise StylegramError(f"output {out / item.name} is also an input; choose another OUTDIR")
+    pool = (RayPool(ns.ray or None, ns.workers, use_gpu=options.device != "cpu") if ns.ray is not None
+            else LocalPool(ns.workers))
+    bar = tqdm(total=len(items), desc=f"{PROG} batch", unit="item", disable=ns.quiet)
+
+    def event(kind: str, item: Item, record: dict[str, Any]) -> None:
+        if kind in ("skipped", "done", "failed"):
+            bar.update(1)
+        if kind == "retry":
+            bar.write(f"{item.name}: {record.get('error')}; trying again", file=sys.stderr)
+
+    with Interrupts() as interrupts:
+        summary = run_batch(items, out, pool, ns.retries, event, stop=lambda: interrupts.signal is not None)
+    bar.close()
+    parts = [f"{len(summary.done)} done", f"{len(summary.skipped)} already done", f"{len(summary.failed)} failed"]
+    if summary.pending:
+        parts.append(f"{len(summary.pending)} not started or stopped (the same command continues)")
+    print(f"{PROG} batch: {', '.join(parts)} in {summary.seconds:.0f} s; see {out / MANIFEST}", file=sys.stderr)
+    for name, error in summary.failed.items():
+        print(f"  {name}: {error}", file=sys.stderr)
+    if interrupts.signal is not None:
+        return interrupts.exit_status
+    return 1 if summary.failed else 0

@@ -1,0 +1,210 @@
+"""Where batch items run: LocalPool (worker processes on this machine) or RayPool (Ray actors, on this machine or
+a cluster). Each worker loads the network once (network.load_vgg19 caches it per process) and paints items one
+after another; a worker that dies is replaced and its item comes back as a failed, retryable result."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .errors import StylegramError
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split(workers: int | None, cpus: int) -> tuple[int, int]:
+    """(workers, torch threads each): one worker per two cores by default, workers x threads = cores."""
+    n = workers or max(1, cpus // 2)
+    return n, max(1, cpus // n)
+
+
+def _serve(conn: Connection, threads: int) -> None:
+    """A worker process: load the network once, then paint what the pipe brings until it closes."""
+    import signal
+
+    import torch
+
+    from .batch import paint
+    from .network import load_vgg19
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's; a running Job handles it itself
+    torch.set_num_threads(threads)
+    _warm(load_vgg19)
+    while True:
+        try:
+            ticket, job = conn.recv()
+        except (EOFError, OSError):  # the driver is gone
+            return
+        conn.send((ticket, paint(job)))
+
+
+class LocalPool:
+    """`workers` spawned processes (not forked: torch's threads do not survive a fork), each with `threads`."""
+
+    def __init__(self, workers: int | None = None, threads: int | None = None) -> None:
+        self.workers, auto = split(workers, cores())
+        self.threads = threads or auto
+        self._ctx = mp.get_context("spawn")
+        self._procs: list[tuple[Any, Connection]] = [self._start() for _ in range(self.workers)]
+        self._busy: dict[int, int] = {}  # worker index -> ticket
+
+    def _start(self) -> tuple[Any, Connection]:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_serve, args=(child, self.threads), daemon=True)
+        proc.start()
+        child.close()
+        return proc, parent
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p, _ in self._procs]
+
+    def submit(self, ticket: int, job: dict[str, Any]) -> None:
+        k = next(i for i in range(self.workers) if i not in self._busy)
+        self._busy[k] = ticket
+        self._procs[k][1].send((ticket, job))
+
+    def pid_of(self, ticket: int) -> int | None:
+        return next((self._procs[k][0].pid for k, t in self._busy.items() if t == ticket), None)
+
+    def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
+        busy = {self._procs[k][1]: k for k in self._busy} | {self._procs[k][0].sentinel: k for k in self._busy}
+        results = []
+        for ready in wait(list(busy), timeout) if busy else []:
+            k = busy[ready]
+            if k not in self._busy:  # both its pipe and its sentinel were ready
+                continue
+            proc, conn = self._procs[k]
+            try:
+                results.append(conn.recv() if conn.poll() else _died(self._busy[k], proc))
+            except (EOFError, OSError):
+                results.append(_died(self._busy[k], proc))
+            del self._busy[k]
+            if not proc.is_alive():
+                proc.join()
+                conn.close()
+                self._procs[k] = self._start()
+        return results
+
+    def close(self) -> None:
+        for k, (proc, conn) in enumerate(self._procs):
+            conn.close()  # an idle worker sees EOF and returns
+            if k in self._busy:  # stopped mid-item: the item stays pending in the manifest
+                proc.terminate()
+        for proc, _ in self._procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._busy.clear()
+
+
+def _warm(load: Any) -> None:
+    """The bundled weights, once per worker (other --weights are cached on first use); if they cannot be
+    read, each item says why."""
+    try:
+        load()
+    except Exception:  # noqa: BLE001, S110
+        pass
+
+
+def _died(ticket: int, proc: Any) -> tuple[int, dict[str, Any]]:
+    proc.join(1)
+    code = proc.exitcode
+    how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+    return ticket, {"status": "failed", "error": f"the worker process died ({how})", "retry": True}
+
+
+class Painter:
+    """A Ray actor: one worker's network, loaded once; `paint` runs one item."""
+
+    def __init__(self, threads: int) -> None:
+        import torch
+
+        from .network import load_vgg19
+
+        torch.set_num_threads(threads)
+        _warm(load_vgg19)
+
+    def paint(self, job: dict[str, Any]) -> dict[str, Any]:
+        from .batch import paint
+
+        return paint(job)
+
+
+class RayPool:
+    """Ray actors: `address` None starts a local Ray (all this machine's cores), else joins that cluster
+    ("auto" or HOST:PORT). One actor per `threads` CPUs of the cluster by default, or one per GPU when the
+    cluster has GPUs and the device may be CUDA. A dead actor is replaced; its item comes back retryable."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None, threads: int | None = None,
+                 use_gpu: bool = True) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise StylegramError("--ray needs Ray: pip install 'stylegram[batch]' (or pip install ray)") from None
+        self._ray = ray
+        t0 = time.perf_counter()
+        if not ray.is_initialized():
+            try:
+                if address is None:
+                    ray.init(num_cpus=cores(), include_dashboard=False, logging_level="ERROR",
+                             object_store_memory=512 * 2**20)
+                else:
+                    ray.init(address=address, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise StylegramError(f"--ray {address or ''}: cannot start or join Ray: {e}".replace("  ", " ")) \
+                    from None
+            self._owns = True
+        else:
+            self._owns = False
+        self.startup_s = time.perf_counter() - t0
+        total = ray.cluster_resources()
+        gpus = int(total.get("GPU", 0)) if use_gpu else 0
+        if gpus:
+            self.workers, self.threads = workers or gpus, threads or 1
+        else:
+            self.workers, self.threads = split(workers, int(total.get("CPU", 1)))
+            self.threads = threads or self.threads
+        self._actor = ray.remote(Painter).options(num_cpus=self.threads, num_gpus=1 if gpus else 0)
+        self._actors = [self._actor.remote(self.threads) for _ in range(self.workers)]
+        self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (ticket, actor index)
+
+    def submit(self, ticket: int, job: dict[str, Any]) -> None:
+        used = {k for _, k in self._busy.values()}
+        k = next(i for i in range(self.workers) if i not in used)
+        self._busy[self._actors[k].paint.remote(job)] = (ticket, k)
+
+    def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
+        if not self._busy:
+            return []
+        ray = self._ray
+        ready, _ = ray.wait(list(self._busy), num_returns=len(self._busy), timeout=timeout)
+        results = []
+        for ref in ready:
+            ticket, k = self._busy.pop(ref)
+            try:
+                results.append((ticket, ray.get(ref)))
+            except ray.exceptions.RayActorError as e:  # the worker died: a new one takes its place
+                self._actors[k] = self._actor.remote(self.threads)
+                results.append((ticket, {"status": "failed", "retry": True,
+                                         "error": f"the Ray worker died ({type(e).__name__})"}))
+            except ray.exceptions.RayError as e:
+                results.append((ticket, {"status": "failed", "retry": True,
+                                         "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}))
+        return results
+
+    def close(self) -> None:
+        for actor in self._actors:
+            self._ray.kill(actor)
+        self._actors = []
+        if self._owns:
+            self._ray.shutdown()
