@@ -26,6 +26,9 @@ def split(workers: int | None, cpus: int) -> tuple[int, int]:
     return n, max(1, cpus // n)
 
 
+READY = (-1, {"status": "ready"})
+
+
 def _serve(conn: Connection, threads: int) -> None:
     """A worker process: load the network once, then paint what the pipe brings until it closes."""
     import signal
@@ -38,6 +41,7 @@ def _serve(conn: Connection, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's; a running Job handles it itself
     torch.set_num_threads(threads)
     _warm(load_vgg19)
+    conn.send(READY)
     while True:
         try:
             ticket, job = conn.recv()
@@ -55,6 +59,7 @@ class LocalPool:
         self._ctx = mp.get_context("spawn")
         self._procs: list[tuple[Any, Connection]] = [self._start() for _ in range(self.workers)]
         self._busy: dict[int, int] = {}  # worker index -> ticket
+        self._started: set[int] = set()  # workers whose READY was read
 
     def _start(self) -> tuple[Any, Connection]:
         parent, child = self._ctx.Pipe()
@@ -66,6 +71,13 @@ class LocalPool:
     @property
     def pids(self) -> list[int]:
         return [p.pid for p, _ in self._procs]
+
+    def ready(self) -> None:
+        """Wait until every worker has loaded the network (for timing; work can be submitted before)."""
+        for k, (_, conn) in enumerate(self._procs):
+            if k not in self._started:
+                conn.recv()
+                self._started.add(k)
 
     def submit(self, ticket: int, job: dict[str, Any]) -> None:
         k = next(i for i in range(self.workers) if i not in self._busy)
@@ -84,7 +96,11 @@ class LocalPool:
                 continue
             proc, conn = self._procs[k]
             try:
-                results.append(conn.recv() if conn.poll() else _died(self._busy[k], proc))
+                message = conn.recv() if conn.poll() else _died(self._busy[k], proc)
+                if message == READY:
+                    self._started.add(k)
+                    continue  # its result is still to come
+                results.append(message)
             except (EOFError, OSError):
                 results.append(_died(self._busy[k], proc))
             del self._busy[k]
@@ -92,6 +108,7 @@ class LocalPool:
                 proc.join()
                 conn.close()
                 self._procs[k] = self._start()
+                self._started.discard(k)
         return results
 
     def close(self) -> None:
@@ -177,6 +194,10 @@ class RayPool:
         self._actor = ray.remote(Painter).options(num_cpus=self.threads, num_gpus=1 if gpus else 0)
         self._actors = [self._actor.remote(self.threads) for _ in range(self.workers)]
         self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (ticket, actor index)
+
+    def ready(self) -> None:
+        """Wait until every actor has loaded the network."""
+        self._ray.get([a.__ray_ready__.remote() for a in self._actors])
 
     def submit(self, ticket: int, job: dict[str, Any]) -> None:
         used = {k for _, k in self._busy.values()}
