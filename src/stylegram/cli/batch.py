@@ -18,9 +18,7 @@ from ..options import Options, integer
 from .flags import PROG, Parser, add_flags, options_from_args
 
 
-def main(argv: Sequence[str]) -> int:
-    from ..pool import LocalPool, RayPool
-
+def build_parser() -> Parser:
     p = Parser(prog=f"{PROG} batch", description="Paint many photos in the style of many paintings; re-running "
                "the same command skips what is done.")
     p.add_argument("contents", nargs="*", metavar="CONTENT", help="photos: files, folders or globs")
@@ -37,7 +35,13 @@ def main(argv: Sequence[str]) -> int:
                    help="tries again after a crash (not after a bad input; default: 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_flags(p, Options)
-    ns = p.parse_args(list(argv))
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    from ..pool import LocalPool, RayPool
+
+    ns = build_parser().parse_args(list(argv))
     options = options_from_args(ns)
     for name in ("workers", "retries"):
         v = getattr(ns, name)
