@@ -70,7 +70,23 @@ def scales(text: str) -> int | tuple[int, ...]:
     return sizes
 
 
-_METAVARS = {integer: "N", number: "X", numbers: "X,...", names: "LAYER,..."}
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """Bytes from 16G, 512M, 1.5GiB, 8GB or a plain number of bytes (binary units)."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise ValueError(f"expected a size such as 16G or 512M, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"expected a positive size such as 16G or 512M, got {text!r}")
+    return int(value)
+
+
+_METAVARS = {integer: "N", number: "X", numbers: "X,...", names: "LAYER,...", memory_size: "SIZE"}
 
 
 def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, **meta: Any) -> Any:
@@ -136,6 +152,12 @@ class Options:
         "others), mean (eq. 4/5 as written, eq. 1 per position) or paper (eq. 1 as written)", choices=NORMALIZATIONS
     )
     device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    max_memory: int | None = _opt(None, "memory a run may use, e.g. 16G (default: what the machine has free); "
+                                  "scales that would need more are painted tile by tile", memory_size)
+    tile: int | None = _opt(None, "tile side in pixels at scales larger than it (default: auto, tiles only when a "
+                            "scale would not fit --max-memory; 0: never tile)", integer)
+    tile_passes: int = _opt(3, "passes over the tiles at a tiled scale", integer)
+    tile_iterations: int = _opt(10, "optimiser iterations per tile and pass", integer)
     weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path",
                          metavar="bundled|torchvision|URL|PATH")
     weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights", metavar="HEX")
@@ -157,7 +179,7 @@ class Options:
 
     def validate(self) -> None:
         """Raise StylegramError naming the first bad setting."""
-        for name in ("size", "iterations", "max_pixels"):
+        for name in ("size", "iterations", "max_pixels", "tile_passes", "tile_iterations"):
             v = getattr(self, name)
             if not _integer(v) or v <= 0:
                 raise StylegramError(f"{flag(name)} must be a positive integer, got {v!r}")
@@ -209,6 +231,10 @@ class Options:
             raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
         if not isinstance(self.init, str) or not self.init:
             raise StylegramError("--init must be palette, content, noise, style or an image path")
+        if self.tile is not None and (not _integer(self.tile) or self.tile < 0 or 0 < self.tile < 2 * MIN_SIZE):
+            raise StylegramError(f"--tile must be 0 (never) or at least {2 * MIN_SIZE} pixels, got {self.tile!r}")
+        if self.max_memory is not None and (not _integer(self.max_memory) or self.max_memory <= 0):
+            raise StylegramError(f"--max-memory must be a positive number of bytes, got {self.max_memory!r}")
         if not self.content_weight and not self.style_weight:
             raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
 

@@ -33,6 +33,7 @@ from .losses import (
 from .network import VGG19, load_vgg19
 from .optimize import LBFGS_FIRST_STEP, Progress, converged, optimise
 from .options import INITS, MIN_SIZE, Options
+from .tiles import Tiled, pass_grids, plan_core
 
 NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
 LATER_SCALE_STEP = 0.1  # first L-BFGS step at later scales, relative to LBFGS_FIRST_STEP
@@ -81,8 +82,13 @@ class StyleTransfer:
         self._init_source = load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None
         self.precision = resolve_precision(opts.precision, self.device)
         _check_sizes(self._content_source, self._style_sources, opts)
-        w, h = resize_dims(self._content_source.size, opts.size)
-        check_fits(w, h, opts.size, self.precision, self.device)  # before any large allocation
+        # before any large allocation: a scale that does not fit is tiled (tiles.py), or refused with --tile 0
+        if opts.tile == 0:
+            check_fits(*resize_dims(self._content_source.size, opts.size), opts.size, self.precision, self.device,
+                       opts.max_memory)
+        self.cores = {s: plan_core(*resize_dims(self._content_source.size, s), self.precision, self.device,
+                                   opts.max_memory, opts.tile) for s in self.scale_sizes()}
+        self.tiled: Tiled | None = None
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.progress = Progress()
         self._prepared: int | None = None
@@ -106,6 +112,10 @@ class StyleTransfer:
         self.p_rgb = to_tensor(self.content_image).to(self.device)
         self.p = self.color.photo(self.p_rgb)
         self.a = to_tensor(self.style_image).to(self.device)
+        self.tiled = Tiled(self, self.cores[size]) if self.cores.get(size) else None
+        if self.tiled is not None:  # the targets from tiles; each tile makes its own criterion
+            self.tiled.prepare()
+            return
         self.A_regions = []  # one target per painting
         for img in self.style_images:
             a = self.color.painting(to_tensor(img).to(self.device), self.p_rgb)
@@ -179,7 +189,8 @@ class StyleTransfer:
         img = load_image(image, "image", self.options.max_pixels)
         if img.size != self.content_image.size:
             img = img.resize(self.content_image.size, Image.Resampling.LANCZOS)
-        return self.losses(self.color.photo(to_tensor(img).to(self.device)), full=True)[1]
+        x = self.color.photo(to_tensor(img).to(self.device))
+        return self.tiled.losses(x) if self.tiled is not None else self.losses(x, full=True)[1]
 
     def iterate(self, resume: Progress | None = None) -> Iterator[Iterate]:
         """Optimise x scale by scale (at most options.iterations each, fewer by --tol), yielding each iteration;
@@ -191,13 +202,20 @@ class StyleTransfer:
         opts, sizes = self.options, self.scale_sizes()
         st = self.progress = resume or Progress()
         start = time.perf_counter() - st.seconds
-        total = opts.iterations * len(sizes)
+        total = sum(self._steps(s) for s in sizes)
         while st.scale < len(sizes):
             self.prepare(sizes[st.scale])
             if st.x is None:
                 st.x = self.initial_image()
             elif st.x.shape[-2:] != self.p.shape[-2:]:
                 st.x = self.upsample(st.x)
+            if self.tiled is not None:  # tile visits instead of iterations over the whole
+                for parts in self.tiled.passes(st):
+                    st.seconds = time.perf_counter() - start
+                    yield Iterate(st.done + st.iteration, total, st.seconds, parts, st.x, st.scale, self.render)
+                st.done += st.iteration
+                st.scale, st.iteration, st.optimizer, st.loss_scale, st.history = st.scale + 1, 0, None, None, []
+                continue
             # an upsampled start is already close: a full first step there undid the coarse scale's work
             first = LBFGS_FIRST_STEP if st.scale == 0 else LBFGS_FIRST_STEP * LATER_SCALE_STEP
             steps = optimise(lambda x: self.losses(x), st, iterations=opts.iterations, tol=opts.tol,
@@ -208,6 +226,15 @@ class StyleTransfer:
                     yield Iterate(st.done + st.iteration, total, st.seconds, parts, st.x, st.scale, self.render)
             st.done += st.iteration
             st.scale, st.iteration, st.optimizer, st.loss_scale, st.history = st.scale + 1, 0, None, None, []
+
+    def _steps(self, size: int) -> int:
+        """What a scale counts: iterations, or tile visits when it is tiled."""
+        core = self.cores.get(size)
+        if not core:
+            return self.options.iterations
+        w, h = resize_dims(self._content_source.size, size)
+        opts = self.options
+        return sum(map(len, pass_grids(h, w, core, opts.tile_passes, opts.seed, self.scale_sizes().index(size))))
 
     def run(self, callback: Callback | None = None, resume: Progress | None = None) -> torch.Tensor:
         """Run `iterate` to the end, or until the callback returns True; return x."""
