@@ -236,9 +236,17 @@ class Tiled:
         progress = Progress(x=tile.window(x).clone().to(t.device))
         steps = optimise(objective, progress, iterations=opts.tile_iterations, tol=0.0,
                          optimizer=opts.optimizer, lr=opts.lr, first_step=LBFGS_FIRST_STEP * 0.1)
-        for _ in steps:
-            pass
-        new = progress.x.detach().clamp(0, 1).to(x.device)
+        # L-BFGS takes fixed steps (no line search), so a short run may end above where it passed: keep the best
+        # iterate of the visit (each yield is the loss before its step), the last one checked too
+        best, best_loss, last = progress.x.detach().clone(), math.inf, progress.x.detach().clone()
+        for parts in steps:
+            if parts.total < best_loss:
+                best, best_loss = last, parts.total
+            last = progress.x.detach().clone()
+        with torch.no_grad():
+            if objective(last)[1].total < best_loss:
+                best = last
+        new = best.clamp(0, 1).to(x.device)
         with torch.no_grad():
             weight = weight.to(x.device)
             window = tile.window(x)
