@@ -138,11 +138,15 @@ class Tiled:
         """The criterion of the whole image, tile by tile (forward passes only)."""
         opts = self.t.options
         content = 0.0
-        G, M = self.grams(x, tuple(opts.style_layers))
+        G: dict[str, torch.Tensor] = {}
+        M: dict[str, int] = {}
         with torch.no_grad():
-            for tile in grid(*x.shape[-2:], self.core):
-                feats = core_of(self._forward(tile.window(x), tuple(opts.content_layers)), tile)
+            for tile in grid(*x.shape[-2:], self.core):  # one forward per tile for both terms
+                feats = core_of(self._forward(tile.window(x), tuple(self.layers)), tile)
                 content += float(self._content(feats, self._target(tile)))
+                for n in opts.style_layers:
+                    G[n] = G.get(n, 0) + gram(feats[n])
+                    M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
             style = float(self.style(G, M)) if opts.style_weight else 0.0
             tv = float(tv_loss(x)) if opts.tv_weight else 0.0
         total = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
