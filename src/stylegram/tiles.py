@@ -111,12 +111,11 @@ class Tiled:
         self.tv_share = 0.0
 
     @torch.no_grad()
-    def grams(self, image: torch.Tensor, layers: tuple[str, ...], tiles: list[Tile] | None = None
-              ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    def grams(self, image: torch.Tensor, layers: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
         """The image's Gram sums and position counts per layer, tile by tile (forward passes only)."""
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
-        for t in tiles or grid(*image.shape[-2:], self.core):
+        for t in grid(*image.shape[-2:], self.core):
             feats = core_of(self._forward(t.window(image), layers), t)
             for n, f in feats.items():
                 sums[n] = sums.get(n, 0) + gram(f)
@@ -134,19 +133,26 @@ class Tiled:
         return sum(w * layer_style_loss(G[n], t.A[n] * M[n], G[n].shape[-1], M[n])  # type: ignore[misc]
                    for n, w in t.layer_weights.items())
 
-    def losses(self, x: torch.Tensor) -> Losses:
-        """The criterion of the whole image, tile by tile (forward passes only)."""
-        opts = self.t.options
+    @torch.no_grad()
+    def measure(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, int], float]:
+        """The whole image's Gram sums and position counts per style layer and its content loss, tile by tile
+        (one forward of x and one of the photo per tile)."""
         content = 0.0
         G: dict[str, torch.Tensor] = {}
         M: dict[str, int] = {}
+        for tile in grid(*x.shape[-2:], self.core):
+            feats = core_of(self._forward(tile.window(x), tuple(self.layers)), tile)
+            content += float(self._content(feats, self._target(tile)))
+            for n in self.t.options.style_layers:
+                G[n] = G.get(n, 0) + gram(feats[n])
+                M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
+        return G, M, content
+
+    def losses(self, x: torch.Tensor) -> Losses:
+        """The criterion of the whole image, tile by tile (forward passes only)."""
+        opts = self.t.options
+        G, M, content = self.measure(x)
         with torch.no_grad():
-            for tile in grid(*x.shape[-2:], self.core):  # one forward per tile for both terms
-                feats = core_of(self._forward(tile.window(x), tuple(self.layers)), tile)
-                content += float(self._content(feats, self._target(tile)))
-                for n in opts.style_layers:
-                    G[n] = G.get(n, 0) + gram(feats[n])
-                    M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
             style = float(self.style(G, M)) if opts.style_weight else 0.0
             tv = float(tv_loss(x)) if opts.tv_weight else 0.0
         total = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
@@ -189,76 +195,83 @@ class Tiled:
 
     def passes(self, st: Progress) -> Iterator[Losses]:
         """Optimise st.x tile by tile for options.tile_passes passes; yield the whole image's losses after each
-        tile. st.iteration counts tile visits, so a checkpoint resumes at the next tile."""
+        tile. st.iteration counts tile visits, so a checkpoint resumes at the next tile.
+
+        The Gram sums G are measured at the start of each pass, then kept up to date by each visit (they are sums
+        over positions on any grid); the content loss, which only the progress shows, is measured once."""
         opts, x = self.t.options, st.x
         h, w = x.shape[-2:]
+        G, M, content = self.measure(x)
         done = 0
-        for tiles in pass_grids(h, w, self.core, opts.tile_passes, opts.seed, st.scale):
+        for k, tiles in enumerate(pass_grids(h, w, self.core, opts.tile_passes, opts.seed, st.scale)):
             if st.iteration >= done + len(tiles):
                 done += len(tiles)
                 continue
-            G, M = self.grams(x, tuple(opts.style_layers), tiles)
-            contents: dict[int, float] = {}
+            if k:  # a visit's band changes its neighbours' cores, which G does not follow: measure it again
+                G, M = self.grams(x, tuple(opts.style_layers))
             for i, tile in enumerate(tiles):
                 if done + i < st.iteration:  # visited before a resume
                     continue
-                G, contents[i] = self._visit(x, tile, G, M, h, w)
+                G, content = self._visit(x, tile, G, M, content, h * w)
                 st.iteration += 1
                 st.x = x
                 style = float(self.style(G, M)) if opts.style_weight else 0.0
-                content = sum(contents.values()) * len(tiles) / len(contents)  # the visited tiles', scaled
                 yield Losses(content=content, style=style,
                              total=opts.content_weight * content + opts.style_weight * style)
             done += len(tiles)
 
-    def _visit(self, x: torch.Tensor, tile: Tile, G: dict, M: dict, h: int, w: int) -> tuple[dict, float]:
-        """One tile's --tile-iterations steps for the global loss, the rest of the image fixed; blend it back."""
+    def _visit(self, x: torch.Tensor, tile: Tile, G: dict, M: dict, content: float, pixels: int
+               ) -> tuple[dict, float]:
+        """One tile's --tile-iterations steps for the global loss, the rest of the image fixed; blend it back.
+        Returns G and the content loss updated by this tile's change (read from the optimiser's own
+        evaluations: no forward pass before or after)."""
         t, opts = self.t, self.t.options
         style_layers = tuple(opts.style_layers)
         layers = tuple(self.layers)
-        with torch.no_grad():
-            before = core_of(self._forward(tile.window(x), style_layers), tile) if opts.style_weight else {}
-            rest = {n: G[n] - gram(before[n]) for n in before}
-        share = (tile.wy1 - tile.wy0) * (tile.wx1 - tile.wx0) / (h * w)
+        share = (tile.wy1 - tile.wy0) * (tile.wx1 - tile.wx0) / pixels
         target = self._target(tile)
-
         weight = feather(tile).to(x.dtype).to(t.device)
         free = (weight > 0).to(x.dtype)
         fixed = tile.window(x).to(t.device) * (1 - free)
+        rest: dict[str, torch.Tensor] = {}  # the other tiles' Gram sums, from the first evaluation
+        seen: list[tuple[Losses, dict[str, torch.Tensor], float]] = []  # each evaluation, its core Grams, content
 
         def objective(v: torch.Tensor) -> tuple[torch.Tensor, Losses]:
             xt = fixed + v * free  # the margin beyond the band is context only
             feats = core_of(self._forward(xt, layers), tile)
-            content = self._content(feats, target) if opts.content_weight else torch.zeros(())
-            style = (self.style({n: rest[n] + gram(feats[n]) for n in style_layers}, M) if opts.style_weight
-                     else torch.zeros(()))
+            grams = {n: gram(feats[n]) for n in style_layers}
+            if not rest:  # the first evaluation is at the visit's start: G minus this core is the rest
+                rest.update({n: G[n] - g.detach() for n, g in grams.items()})
+            c = self._content(feats, target) if opts.content_weight else torch.zeros(())
+            style = self.style({n: rest[n] + g for n, g in grams.items()}, M) if opts.style_weight else \
+                torch.zeros(())
             tv = tv_loss(xt) * share if opts.tv_weight else torch.zeros(())
-            total = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
-            return total, Losses(content=float(content.detach()), style=float(style.detach()), tv=float(tv.detach()),
-                                 total=float(total.detach()))
+            total = opts.content_weight * c + opts.style_weight * style + opts.tv_weight * tv
+            parts = Losses(content=float(c.detach()), style=float(style.detach()), tv=float(tv.detach()),
+                           total=float(total.detach()))
+            seen.append((parts, {n: g.detach() for n, g in grams.items()}, parts.content))
+            return total, parts
 
         progress = Progress(x=tile.window(x).clone().to(t.device))
         steps = optimise(objective, progress, iterations=opts.tile_iterations, tol=0.0,
                          optimizer=opts.optimizer, lr=opts.lr, first_step=LBFGS_FIRST_STEP * 0.1)
         # L-BFGS takes fixed steps (no line search), so a short run may end above where it passed: keep the best
         # iterate of the visit (each yield is the loss before its step), the last one checked too
-        best, best_loss, last = progress.x.detach().clone(), math.inf, progress.x.detach().clone()
+        best, best_seen, last = progress.x.detach().clone(), None, progress.x.detach().clone()
         for parts in steps:
-            if parts.total < best_loss:
-                best, best_loss = last, parts.total
+            if best_seen is None or parts.total < best_seen[0].total:
+                best, best_seen = last, next(s for s in seen if s[0] is parts)
             last = progress.x.detach().clone()
         with torch.no_grad():
-            if objective(last)[1].total < best_loss:
-                best = last
-        new = best.clamp(0, 1).to(x.device)
+            objective(last)
+        if best_seen is None or seen[-1][0].total < best_seen[0].total:
+            best, best_seen = last, seen[-1]
         with torch.no_grad():
             weight = weight.to(x.device)
-            window = tile.window(x)
-            window.mul_(1 - weight).add_(new * weight)
-            feats = core_of(self._forward(tile.window(x), layers), tile)
-            content = float(self._content(feats, target)) if opts.content_weight else 0.0
-            G = {n: rest[n] + gram(feats[n]) for n in rest}
-        return G, content
+            tile.window(x).mul_(1 - weight).add_(best.clamp(0, 1).to(x.device) * weight)
+        _, grams, c_best = best_seen
+        # the band blended into the neighbours changes their cores a little: not counted until the next measure
+        return {n: rest[n] + grams[n] for n in rest}, content - seen[0][2] + c_best
 
 
 def _tensor(img: object) -> torch.Tensor:
