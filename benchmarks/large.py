@@ -28,6 +28,7 @@ from PIL import Image
 from stylegram import Options, StyleTransfer
 from stylegram.images import resize_dims
 from stylegram.optimize import Progress
+from stylegram.options import memory_size
 from stylegram.samples import procedural_painting, sample_photo
 from stylegram.tiles import pass_grids
 
@@ -79,7 +80,7 @@ def one_pass(size: int, tile: int, iterations: int, max_memory: str, device: str
     t0 = time.perf_counter()
     t = StyleTransfer(sample_photo(), procedural_painting(),
                       Options(size=size, scales=1, tile=tile, tile_passes=1, tile_iterations=iterations,
-                              max_memory=max_memory, device=device))
+                              max_memory=memory_size(max_memory), device=device))
     setup = time.perf_counter() - t0  # the painting's Grams and the layer weights, in tiles
     t1 = time.perf_counter()
     stamps = [t1]

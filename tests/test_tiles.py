@@ -46,6 +46,8 @@ def test_the_tiled_criterion_is_the_whole_images() -> None:
     for n in A:
         torch.testing.assert_close(t.A[n], A[n], rtol=1e-3, atol=1e-5)
     assert t.layer_weights == pytest.approx(weights, rel=1e-3)
+    assert set(tiled.P) == {"conv4_2"} and tiled.P["conv4_2"].shape[-2:] == t.P["conv4_2"].shape[-2:]
+    torch.testing.assert_close(tiled.P["conv4_2"], t.P["conv4_2"], rtol=1e-4, atol=1e-4)  # the photo's, whole
     parts = tiled.losses(x)
     assert parts.content == pytest.approx(whole.content, rel=1e-4)
     assert parts.style == pytest.approx(whole.style, rel=1e-3)

@@ -27,7 +27,10 @@ from .optimize import LBFGS_FIRST_STEP, Progress, optimise
 ALIGN = 16  # conv5_1 is 1/16 of the image: tiles start on multiples of 16 so their responses align with the whole's
 MARGIN = 64  # > conv4_2's receptive half-width (42 px), a multiple of ALIGN
 BAND = 16  # px beyond the core that a tile may change, blended with falling weights (the rest: fixed context)
-IMAGE_COPIES = 8  # full-size RGB float images a tiled run keeps (x, photo, painting, blends, rendering)
+KEEP_FACTOR = 8  # the photo's responses are kept at content layers of 1/8 of the image or less (conv4_x, conv5_x)
+# full-size RGB float images a tiled run keeps (x, photo, painting, blends, rendering), and the photo's conv4_2
+# responses (512 channels at 1/8: 8 values per pixel, up to 3 images' worth in fp32)
+IMAGE_COPIES = 11
 PLAN_SHARE = 0.9  # of --max-memory that the estimate may fill: 4096 px planned for the whole 8 GiB peaked at 8.4
 
 
@@ -109,7 +112,8 @@ class Tiled:
         self.t, self.core = transfer, core
         opts = transfer.options
         self.layers = dict.fromkeys([*opts.content_layers, *opts.style_layers])
-        self.tv_share = 0.0
+        self.P: dict[str, torch.Tensor] = {}  # the photo's responses at deep content layers, whole (prepare)
+        self.positions: dict[str, int] = {}
 
     @torch.no_grad()
     def grams(self, image: torch.Tensor, layers: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
@@ -161,9 +165,32 @@ class Tiled:
 
     @torch.no_grad()
     def _target(self, tile: Tile) -> dict[str, torch.Tensor]:
-        """P at the core: the photo's responses, from the photo's window."""
-        layers = tuple(self.t.options.content_layers)
-        return {n: f.float() for n, f in core_of(self._forward(tile.window(self.t.p), layers), tile).items()}
+        """P at the core: cut from the photo's stored responses, or the photo's window run through the network."""
+        out = {n: P[..., tile.y0 // k:math.ceil(tile.y1 / k), tile.x0 // k:math.ceil(tile.x1 / k)].float()
+               for n, P in self.P.items() for k in [_factor(n)]}
+        rest = tuple(n for n in self.t.options.content_layers if n not in out)
+        if rest:
+            out.update({n: f.float() for n, f in core_of(self._forward(tile.window(self.t.p), rest), tile).items()})
+        return out
+
+    @torch.no_grad()
+    def _photo_responses(self) -> None:
+        """The photo's responses at the deep content layers (conv4_x and below: at most 8 values per pixel) over
+        the whole image, assembled from the tiles' cores, so that a visit cuts its target instead of running the
+        photo through the network; also the content layers' position counts."""
+        t = self.t
+        layers = tuple(t.options.content_layers)
+        self.P, self.positions = {}, {}
+        for tile in grid(*t.p.shape[-2:], self.core):
+            for n, f in core_of(self._forward(tile.window(t.p), layers), tile).items():
+                self.positions[n] = self.positions.get(n, 0) + f.shape[2] * f.shape[3]
+                k = _factor(n)
+                if k < KEEP_FACTOR:
+                    continue
+                if n not in self.P:
+                    h, w = (math.ceil(v / k) for v in t.p.shape[-2:])
+                    self.P[n] = torch.empty((*f.shape[:2], h, w), dtype=f.dtype, device=f.device)
+                self.P[n][..., tile.y0 // k:tile.y0 // k + f.shape[2], tile.x0 // k:tile.x0 // k + f.shape[3]] = f
 
     def _content(self, feats: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
         """This core's share of eq. 1 (its sum, over the whole image's N_l M_l for "mean")."""
@@ -186,7 +213,7 @@ class Tiled:
             G, M = self.grams(a, tuple(opts.style_layers))
             t.A_regions.append({n: G[n] / M[n] for n in G})
         t.A = {n: sum(w * r[n] for w, r in zip(t.blend, t.A_regions, strict=True)) for n in opts.style_layers}
-        _, self.positions = self.grams(t.p, tuple(opts.content_layers))
+        self._photo_responses()
         weights = opts.layer_weights()
         if opts.normalization == "balanced":
             Gp, Mp = self.grams(t.p, tuple(opts.style_layers))
