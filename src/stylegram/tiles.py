@@ -174,23 +174,30 @@ class Tiled:
         return out
 
     @torch.no_grad()
-    def _photo_responses(self) -> None:
-        """The photo's responses at the deep content layers (conv4_x and below: at most 8 values per pixel) over
-        the whole image, assembled from the tiles' cores, so that a visit cuts its target instead of running the
-        photo through the network; also the content layers' position counts."""
+    def _photo_responses(self, style_layers: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        """One pass of the photo through the network, tile by tile: its responses at the deep content layers
+        (conv4_x and below: at most 8 values per pixel) kept whole, so that a visit cuts its target instead of
+        running the photo again; the content layers' position counts; and its Gram sums at `style_layers`."""
         t = self.t
-        layers = tuple(t.options.content_layers)
+        content = tuple(t.options.content_layers)
         self.P, self.positions = {}, {}
+        G: dict[str, torch.Tensor] = {}
+        M: dict[str, int] = {}
         for tile in grid(*t.p.shape[-2:], self.core):
-            for n, f in core_of(self._forward(tile.window(t.p), layers), tile).items():
+            feats = core_of(self._forward(tile.window(t.p), tuple(dict.fromkeys(content + style_layers))), tile)
+            for n in style_layers:
+                G[n] = G.get(n, 0) + gram(feats[n])
+                M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
+            for n in content:
+                f, k = feats[n], _factor(n)
                 self.positions[n] = self.positions.get(n, 0) + f.shape[2] * f.shape[3]
-                k = _factor(n)
                 if k < KEEP_FACTOR:
                     continue
                 if n not in self.P:
                     h, w = (math.ceil(v / k) for v in t.p.shape[-2:])
                     self.P[n] = torch.empty((*f.shape[:2], h, w), dtype=f.dtype, device=f.device)
                 self.P[n][..., tile.y0 // k:tile.y0 // k + f.shape[2], tile.x0 // k:tile.x0 // k + f.shape[3]] = f
+        return G, M
 
     def _content(self, feats: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
         """This core's share of eq. 1 (its sum, over the whole image's N_l M_l for "mean")."""
@@ -213,10 +220,10 @@ class Tiled:
             G, M = self.grams(a, tuple(opts.style_layers))
             t.A_regions.append({n: G[n] / M[n] for n in G})
         t.A = {n: sum(w * r[n] for w, r in zip(t.blend, t.A_regions, strict=True)) for n in opts.style_layers}
-        self._photo_responses()
+        balanced = opts.normalization == "balanced"
+        Gp, Mp = self._photo_responses(tuple(opts.style_layers) if balanced else ())
         weights = opts.layer_weights()
-        if opts.normalization == "balanced":
-            Gp, Mp = self.grams(t.p, tuple(opts.style_layers))
+        if balanced:
             weights = {n: w / max(float(layer_style_loss(Gp[n], t.A[n] * Mp[n], Gp[n].shape[-1], Mp[n])), 1e-12)
                        for n, w in weights.items()}
         t.layer_weights = weights
