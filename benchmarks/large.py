@@ -109,7 +109,7 @@ def passes(args: argparse.Namespace) -> dict:
     base = rows[0]
     for r in rows:
         r["time_per_pixel_vs_first"] = round(r["pass_s"] / r["pixels"] / (base["pass_s"] / base["pixels"]), 2)
-    print(table(["size", "tile", "tiles", "setup s", "pass s", "s/visit", "peak GB", "s/pixel vs first"],
+    print(table(["size", "tile", "tiles", "setup s", "pass s", "s/visit", "peak GiB", "s/pixel vs first"],
                 [[r["size"], r["tile"], r["tiles"], r["setup_s"], r["pass_s"], r["visit_s"], r["peak_gb"],
                   r["time_per_pixel_vs_first"]] for r in rows]))
     return {"tile": args.tile, "tile_iterations": args.tile_iterations, "max_memory": args.max_memory,
