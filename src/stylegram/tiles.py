@@ -13,7 +13,7 @@ back with weights that fall from 1 in its core to 0 at the edge of its margin.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,10 +121,7 @@ class Tiled:
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         for t in grid(*image.shape[-2:], self.core):
-            feats = core_of(self._forward(t.window(image), layers), t)
-            for n, f in feats.items():
-                sums[n] = sums.get(n, 0) + gram(f)
-                counts[n] = counts.get(n, 0) + f.shape[2] * f.shape[3]
+            _add_grams(sums, counts, core_of(self._forward(t.window(image), layers), t), layers)
         return sums, counts
 
     def _forward(self, x: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -141,16 +138,14 @@ class Tiled:
     @torch.no_grad()
     def measure(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, int], float]:
         """The whole image's Gram sums and position counts per style layer and its content loss, tile by tile
-        (one forward of x and one of the photo per tile)."""
+        (one forward of x per tile; the content targets cut from the photo's kept responses)."""
         content = 0.0
         G: dict[str, torch.Tensor] = {}
         M: dict[str, int] = {}
         for tile in grid(*x.shape[-2:], self.core):
             feats = core_of(self._forward(tile.window(x), tuple(self.layers)), tile)
             content += float(self._content(feats, self._target(tile)))
-            for n in self.t.options.style_layers:
-                G[n] = G.get(n, 0) + gram(feats[n])
-                M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
+            _add_grams(G, M, feats, self.t.options.style_layers)
         return G, M, content
 
     def losses(self, x: torch.Tensor) -> Losses:
@@ -185,9 +180,7 @@ class Tiled:
         M: dict[str, int] = {}
         for tile in grid(*t.p.shape[-2:], self.core):
             feats = core_of(self._forward(tile.window(t.p), tuple(dict.fromkeys(content + style_layers))), tile)
-            for n in style_layers:
-                G[n] = G.get(n, 0) + gram(feats[n])
-                M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
+            _add_grams(G, M, feats, style_layers)
             for n in content:
                 f, k = feats[n], _factor(n)
                 self.positions[n] = self.positions.get(n, 0) + f.shape[2] * f.shape[3]
@@ -307,6 +300,13 @@ class Tiled:
         _, grams, c_best = best_seen
         # the band blended into the neighbours changes their cores a little: not counted until the next measure
         return {n: rest[n] + grams[n] for n in rest}, content - seen[0][2] + c_best
+
+
+def _add_grams(G: dict, M: dict, feats: dict[str, torch.Tensor], layers: Iterable[str]) -> None:
+    """Add one core's Gram matrices and position counts at `layers` to the sums G and M."""
+    for n in layers:
+        G[n] = G.get(n, 0) + gram(feats[n])
+        M[n] = M.get(n, 0) + feats[n].shape[2] * feats[n].shape[3]
 
 
 def _tensor(img: object) -> torch.Tensor:
