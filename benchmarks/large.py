@@ -39,7 +39,7 @@ def paint(size: int, tile: int) -> tuple[Image.Image, float, dict[int, int | Non
     t0 = time.perf_counter()
     t = StyleTransfer(sample_photo(), procedural_painting(), Options(size=size, tile=tile))
     img = t.render(t.at_full_size(t.run()))
-    return img, time.perf_counter() - t0, t.cores
+    return img, time.perf_counter() - t0, t.plan
 
 
 def compare(args: argparse.Namespace) -> dict:
@@ -89,7 +89,7 @@ def one_pass(size: int, tile: int, iterations: int, max_memory: str, device: str
     visits = [b - a for a, b in zip(stamps[1:], stamps[2:], strict=False)]
     w, h = resize_dims(sample_photo().size, size)
     cuda = t.device.type == "cuda"
-    return {"size": size, "pixels": w * h, "tile": t.cores[size], "tiles": len(stamps) - 1,
+    return {"size": size, "pixels": w * h, "tile": t.plan[size], "tiles": len(stamps) - 1,
             "setup_s": round(setup, 1), "pass_s": round(stamps[-1] - t1, 1),
             "measure_s": round(stamps[1] - t1 - statistics.median(visits), 1) if visits else None,
             "visit_s": round(statistics.median(visits), 2) if visits else None,

@@ -42,7 +42,7 @@ def timed(step: Callable[[], None], repeats: int) -> tuple[float, float]:
 
 def evaluation(t: StyleTransfer, memory_format: torch.memory_format = torch.contiguous_format,
                checkpoint: bool | None = None) -> Callable[[], None]:
-    x = t.p.clone().to(memory_format=memory_format).requires_grad_(True)
+    x = t.scale.p.clone().to(memory_format=memory_format).requires_grad_(True)
     if checkpoint is not None:
         import stylegram.transfer as opt
         opt.needs_checkpointing = lambda pixels: checkpoint  # type: ignore[assignment]

@@ -37,7 +37,7 @@ from stylegram.losses import gram, layer_style_loss
 
 def conv4_2_size(transfer: StyleTransfer) -> int:
     """N*M at conv4_2 for this run's content size: the factor between the two normalisations."""
-    return transfer.P["conv4_2"][0].numel()
+    return transfer.scale.content.targets["conv4_2"][0].numel()
 
 
 @torch.no_grad()
@@ -48,7 +48,7 @@ def style_per_layer(transfer: StyleTransfer, image: Image.Image) -> dict[str, fl
     out = {}
     for name, F in feats.items():
         N, M = F.shape[1], F.shape[2] * F.shape[3]
-        out[name] = float(layer_style_loss(gram(F), transfer.A[name] * M, N, M))
+        out[name] = float(layer_style_loss(gram(F), transfer.scale.style.targets[name] * M, N, M))
     return out
 
 
@@ -67,7 +67,7 @@ def run(size: int, options: Options, content: Path, style: Path) -> dict:
     # Losses in the size-independent units of "mean", whichever normalisation drove the run: their ratio is
     # the balance the image actually has.
     content_mean = final.content / nm if options.normalization == "paper" else final.content
-    return {"size": size, "pixels": list(transfer.content_image.size), "normalization": options.normalization,
+    return {"size": size, "pixels": list(transfer.scale.content_image.size), "normalization": options.normalization,
             "content_weight": options.content_weight, "style_weight": options.style_weight,
             "content": final.content, "style": final.style, "total": final.total, "NM_conv4_2": nm,
             "content_mean_units": content_mean,
@@ -76,9 +76,9 @@ def run(size: int, options: Options, content: Path, style: Path) -> dict:
             "seconds": round(time.perf_counter() - t0, 1),
             "style_per_layer": style_per_layer(transfer, image),
             # the photo's own distance from the painting: how much style there is to put in at this size
-            "photo_style_per_layer": style_per_layer(transfer, transfer.content_image),
+            "photo_style_per_layer": style_per_layer(transfer, transfer.scale.content_image),
             # how much texture the painting itself has at this size (Frobenius norm of A_l / M_l, over N_l)
-            "painting_gram_norm": {n: float(a.norm()) / a.shape[-1] for n, a in transfer.A.items()}}
+            "painting_gram_norm": {n: float(a.norm()) / a.shape[-1] for n, a in transfer.scale.style.targets.items()}}
 
 
 def main() -> int:

@@ -104,20 +104,23 @@ def test_a_new_term_is_one_more_entry() -> None:
     x = t.initial_image()
     base_loss, base = t.losses(x)
 
-    class Brightness:  # a term the engine has never seen: mean of x
+    class Brightness:  # a term the engine has never seen: mean of x, as a sum and a count over the piece's core
         name = "brightness"
         layers = ()
 
-        def __call__(self, features, x):
-            return x.mean()
+        def statistics(self, features, x, piece):
+            core = piece.core_of_window(x)
+            return {"sum": core.sum(), "n": core.numel()}
 
-    t.criterion.append((Brightness(), 3.0))
+        def score(self, s):
+            return s["sum"] / s["n"]
+
+    t = StyleTransfer(make_photo(), make_painting(), opts, terms=[(Brightness(), 3.0), (TVTerm(), 2.0)])
     loss, parts = t.losses(x)
     assert parts.extra["brightness"] == pytest.approx(float(x.mean()))
-    assert float(loss) == pytest.approx(float(base_loss) + 3.0 * float(x.mean()), rel=1e-6)
+    assert float(loss) == pytest.approx(float(base_loss) + 3.0 * float(x.mean()) + 2.0 * parts.tv, rel=1e-6)
     assert parts.as_dict()["brightness"] == parts.extra["brightness"] and parts.content == base.content
-    t.criterion.append((TVTerm(), 2.0))
-    assert t.losses(x)[1].tv > 0
+    assert parts.tv > 0
 
 
 def test_iterate_can_be_left_at_any_step() -> None:

@@ -62,7 +62,7 @@ def test_histogram_matches_mean_and_covariance_exactly() -> None:
 def test_histogram_mode_recolours_the_style_targets() -> None:
     t = StyleTransfer(make_photo(), make_painting(), Options(size=32, preserve_color="histogram"))
     plain = StyleTransfer(make_photo(), make_painting(), Options(size=32))
-    assert not torch.allclose(t.A["conv1_1"], plain.A["conv1_1"])
+    assert not torch.allclose(t.scale.style.targets["conv1_1"], plain.scale.style.targets["conv1_1"])
 
 
 def test_blend_one_zero_is_the_first_style_and_half_half_differs() -> None:
@@ -92,7 +92,7 @@ def test_half_mask_gives_each_half_its_own_style(tmp_path: Path) -> None:
     t = StyleTransfer(make_photo(48, 48), [blue, red], opts)
     x = t.run()
     left, right = x[..., :, 4:20], x[..., :, 28:44]  # away from the seam
-    targets = t.A_regions
+    targets = t.scale.style.targets
 
     def dist(part: torch.Tensor, k: int) -> float:
         F = t.net(part, ["conv1_1"])["conv1_1"]

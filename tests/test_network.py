@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stylegram.network import CONV_LAYERS, VGG19
-from stylegram.weights import NORMALISED_CONV_KEYS, bundled_path, load_state_dict, sha256_of
+from stylegram.choices import CONV_LAYERS
+from stylegram.files import sha256_of
+from stylegram.network import VGG19
+from stylegram.weights import NORMALISED_CONV_KEYS, bundled_path, load_state_dict
 
 BUNDLED_SHA256 = "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
 

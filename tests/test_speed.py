@@ -10,7 +10,7 @@ import torch
 import stylegram.hardware as hw
 from stylegram import Options, StylegramError, StyleTransfer
 from stylegram.network import load_vgg19
-from stylegram.optimize import MAX_FAILURES, NonFiniteLoss
+from stylegram.optimize import MAX_FAILURES, NonFiniteLoss, converged
 
 from .conftest import make_painting, make_photo
 
@@ -28,7 +28,7 @@ def test_bf16_gives_nearly_the_fp32_loss_and_fp32_gradients() -> None:
     opts = Options(size=32, precision="fp32")
     t32 = StyleTransfer(make_photo(), make_painting(), opts)
     t16 = StyleTransfer(make_photo(), make_painting(), opts.replace(precision="bf16"))
-    x = t32.p.clone().mul(0.8).add(0.1).requires_grad_(True)
+    x = t32.scale.p.clone().mul(0.8).add(0.1).requires_grad_(True)
     l32, _ = t32.losses(x)
     (g32,) = torch.autograd.grad(l32, x)
     l16, parts = t16.losses(x)
@@ -36,7 +36,7 @@ def test_bf16_gives_nearly_the_fp32_loss_and_fp32_gradients() -> None:
     assert l16.dtype == torch.float32 and g16.dtype == torch.float32
     assert float(l16.detach()) == pytest.approx(float(l32.detach()), rel=0.05)
     assert torch.nn.functional.cosine_similarity(g16.flatten(), g32.flatten(), dim=0) > 0.95
-    assert t16.P["conv4_2"].dtype == torch.float32  # targets kept in fp32
+    assert t16.scale.content.targets["conv4_2"].dtype == torch.float32  # targets kept in fp32
 
 
 def test_tol_stops_each_scale_early_and_zero_runs_all() -> None:
@@ -50,11 +50,15 @@ def test_tol_stops_each_scale_early_and_zero_runs_all() -> None:
     assert 10 < count(0.05) < 150  # a loose tolerance stops once the loss flattens
 
 
-def test_converged_rule() -> None:
-    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, tol=0.01))
+def test_converged_rule_and_the_scale_that_ends_early_says_so() -> None:
     flat = [1.0] * 12
     falling = [2.0 - 0.1 * k for k in range(12)]
-    assert t._converged(flat) and not t._converged(falling) and not t._converged(flat[:5])
+    assert converged(flat, 0.01) and not converged(falling, 0.01) and not converged(flat[:5], 0.01)
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=2, iterations=200, tol=0.05))
+    seen = list(t.iterate())
+    assert [it.ended for it in seen if it.ended] == ["converged", "converged"]
+    assert seen[-1].iteration == seen[-1].iterations < 400  # the total shrinks to what was done: 100 % at the end
+    assert all(a.iterations >= b.iterations for a, b in zip(seen, seen[1:], strict=False))
 
 
 def test_scale_list_option_and_cli_parsing() -> None:
@@ -124,4 +128,4 @@ def test_nan_forever_stops_with_the_last_good_image(monkeypatch) -> None:
     with pytest.raises(NonFiniteLoss) as err:
         t.run()
     assert t.progress.failures == MAX_FAILURES
-    assert torch.isfinite(err.value.x).all() and err.value.x.shape == t.p.shape
+    assert torch.isfinite(err.value.x).all() and err.value.x.shape == t.scale.p.shape

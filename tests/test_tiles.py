@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from PIL import Image
 
 from stylegram import Options, StyleTransfer
 from stylegram.cli import main
 from stylegram.errors import StylegramError
+from stylegram.images import save_image, to_image
+from stylegram.losses import TemporalTerm, TVTerm
 from stylegram.options import memory_size
-from stylegram.tiles import ALIGN, Tiled, feather, grid, pass_grids, plan_core
+from stylegram.tiles import ALIGN, feather, grid, pass_grids, plan_core
 
 from .conftest import make_painting, make_photo
 
@@ -36,22 +39,43 @@ def test_feather_is_one_on_the_core_and_falls_to_zero_in_the_band() -> None:
     assert float(feather(edge)[0, 0]) == 1.0
 
 
-def test_the_tiled_criterion_is_the_whole_images() -> None:
-    t = StyleTransfer(make_photo(96, 80), make_painting(), Options(size=96, scales=1, precision="fp32", tile=0))
-    x = t.initial_image() + 0.05 * torch.rand(1, 3, 80, 96, generator=torch.Generator().manual_seed(0))
-    whole = t.losses(x, full=True)[1]
-    A, weights = dict(t.A), dict(t.layer_weights)
-    tiled = Tiled(t, 32)
-    tiled.prepare()  # A and the balanced weights again, from tiles
-    for n in A:
-        torch.testing.assert_close(t.A[n], A[n], rtol=1e-3, atol=1e-5)
-    assert t.layer_weights == pytest.approx(weights, rel=1e-3)
-    assert set(tiled.P) == {"conv4_2"} and tiled.P["conv4_2"].shape[-2:] == t.P["conv4_2"].shape[-2:]
-    torch.testing.assert_close(tiled.P["conv4_2"], t.P["conv4_2"], rtol=1e-4, atol=1e-4)  # the photo's, whole
-    parts = tiled.losses(x)
-    assert parts.content == pytest.approx(whole.content, rel=1e-4)
-    assert parts.style == pytest.approx(whole.style, rel=1e-3)
-    assert parts.total == pytest.approx(whole.total, rel=1e-3)
+def _whole_and_tiled(photo, painting, tmp_path=None, **opts):
+    """The same transfer planned whole and in 32 px tiles."""
+    base = dict(size=96, scales=1, precision="fp32", **opts)
+    return (StyleTransfer(photo, painting, Options(**base, tile=0)),
+            StyleTransfer(photo, painting, Options(**base, tile=32)))
+
+
+def test_the_tiled_criterion_is_the_whole_images(tmp_path) -> None:
+    make_photo(96, 80, seed=4).convert("L").save(tmp_path / "mask.png")
+    for extra in ({}, {"mask": str(tmp_path / "mask.png")}, {"tv_weight": 3.0}):
+        styles = [make_painting(), make_painting(seed=3)] if extra.get("mask") else make_painting()
+        whole, tiled = _whole_and_tiled(make_photo(96, 80), styles, **extra)
+        assert whole.scale.core is None and tiled.scale.core == 32
+        for a, b in ((whole.scale.style, tiled.scale.style), (whole.scale.content, tiled.scale.content)):
+            ta, tb = (a.targets if isinstance(a.targets, list) else [a.targets]), (
+                b.targets if isinstance(b.targets, list) else [b.targets])
+            for x, y in zip(ta, tb, strict=True):  # A and P, made from tiles
+                for n in x:
+                    torch.testing.assert_close(x[n], y[n], rtol=1e-3, atol=1e-4)
+        assert tiled.scale.style.layer_weights == pytest.approx(whole.scale.style.layer_weights, rel=1e-3)
+        x = whole.initial_image() + 0.05 * torch.rand(1, 3, 80, 96, generator=torch.Generator().manual_seed(0))
+        save_image(to_image(x), tmp_path / "x.png")
+        a, b = whole.evaluate(tmp_path / "x.png"), tiled.evaluate(tmp_path / "x.png")  # tiled: added up per tile
+        for part in ("content", "style", "tv", "total"):
+            assert getattr(b, part) == pytest.approx(getattr(a, part), rel=1e-3, abs=1e-6), (extra, part)
+
+
+def test_the_temporal_term_adds_up_over_tiles() -> None:
+    x = torch.rand(1, 3, 80, 96, generator=torch.Generator().manual_seed(1))
+    target, weights = torch.rand_like(x), (torch.rand(1, 1, 80, 96) > 0.3).float()
+    term = TemporalTerm(target, weights)
+    whole = float(term({}, x))
+    sums = [term.statistics({}, t.window(x), t) for t in grid(80, 96, 32, (16, 0))]
+    total = {"sum": sum(s["sum"] for s in sums), "count": sum(s["count"] for s in sums)}
+    assert float(term.score(total)) == pytest.approx(whole, rel=1e-5)
+    assert float(TVTerm().score({k: sum(TVTerm().statistics({}, t.window(x), t)[k] for t in grid(80, 96, 32))
+                                 for k in ("dx", "nx", "dy", "ny")})) == pytest.approx(float(TVTerm()({}, x)), rel=1e-5)
 
 
 def test_a_run_forced_into_tiny_tiles_paints_like_the_whole(tmp_path) -> None:
@@ -60,7 +84,7 @@ def test_a_run_forced_into_tiny_tiles_paints_like_the_whole(tmp_path) -> None:
     whole = StyleTransfer(photo, painting, Options(**opts, tile=0))
     x_whole = whole.run()
     tiled = StyleTransfer(photo, painting, Options(**opts, tile=32, tile_passes=2, tile_iterations=10))
-    assert tiled.cores == {96: 32} and tiled.tiled is not None
+    assert tiled.plan == {96: 32} and tiled.scale.core == 32
     seen = []
     x_tiled = tiled.run(lambda it: seen.append(it.iteration))
     assert seen == list(range(1, len(seen) + 1)) and len(seen) == sum(map(len, pass_grids(72, 96, 32, 2, 0, 0)))
@@ -85,19 +109,34 @@ def test_memory_sizes_and_the_choice_to_tile() -> None:
         with pytest.raises(ValueError):
             memory_size(bad)
     cpu = torch.device("cpu")
-    assert plan_core(512, 384, "fp32", cpu, 64 * 2**30, None) is None  # fits: whole
-    core = plan_core(8192, 6144, "bf16", cpu, 16 * 2**30, None)
+    assert plan_core(512, 384, 512, "fp32", cpu, 64 * 2**30, None) is None  # fits: whole
+    core = plan_core(8192, 6144, 8192, "bf16", cpu, 16 * 2**30, None)
     assert core is not None and core % ALIGN == 0 and core >= 1024  # 8192 px in 16 GiB: tiles
-    assert plan_core(8192, 6144, "bf16", cpu, 64 * 2**30, 0) is None  # --tile 0: never
-    assert plan_core(300, 200, "fp32", cpu, None, 128) == 128 and plan_core(100, 80, "fp32", cpu, None, 128) is None
+    assert plan_core(8192, 6144, 8192, "bf16", cpu, 64 * 2**30, 0) is None  # --tile 0: never
+    assert plan_core(300, 200, 300, "fp32", cpu, None, 128) == 128
+    assert plan_core(100, 80, 100, "fp32", cpu, None, 128) is None
     with pytest.raises(StylegramError, match="would fit"):
-        plan_core(60000, 45000, "fp32", cpu, 16 * 2**30, None)
+        plan_core(60000, 45000, 60000, "fp32", cpu, 16 * 2**30, None)
+    # the messages name the --size asked for (not a coarser scale's) and never suggest one below 16 px
+    with pytest.raises(StylegramError, match=r"^--size 100000 \(100000x75000\).*--size \d+ would fit"):
+        StyleTransfer(make_photo(), make_painting(), Options(size=100000, max_memory=16 * 2**30))
+    with pytest.raises(StylegramError, match="--size 64 .*no --size fits") as e:
+        StyleTransfer(make_photo(), make_painting(), Options(size=64, max_memory=1024))
+    assert "--size 2 " not in str(e.value)
 
 
-def test_tile_zero_refuses_what_does_not_fit_and_mask_is_refused_in_tiles(tmp_path) -> None:
+def test_tile_zero_refuses_what_does_not_fit_and_a_masked_run_paints_in_tiles(tmp_path) -> None:
     with pytest.raises(StylegramError, match="would fit"):
         StyleTransfer(make_photo(), make_painting(), Options(size=4000, tile=0, max_memory=2**30))
-    make_photo().convert("L").save(tmp_path / "mask.png")
-    with pytest.raises(StylegramError, match="cannot be tiled"):
-        StyleTransfer(make_photo(), [make_painting(), make_painting(seed=3)],
-                      Options(size=64, scales=1, tile=32, mask=str(tmp_path / "mask.png")))
+    mask = Image.new("L", (96, 72), 0)
+    mask.paste(255, (0, 0, 48, 72))
+    mask.save(tmp_path / "mask.png")
+    styles = [make_painting(), make_painting(seed=3)]
+    opts = dict(size=96, scales=1, precision="fp32", iterations=20, tol=0.0, mask=str(tmp_path / "mask.png"))
+    whole = StyleTransfer(make_photo(96, 72), styles, Options(**opts, tile=0))
+    tiled = StyleTransfer(make_photo(96, 72), styles, Options(**opts, tile=32, tile_passes=2, tile_iterations=10))
+    a = whole.losses(whole.run(), full=True)[1].total
+    tiled.run()
+    save_image(to_image(tiled.progress.x), tmp_path / "tiled.png")
+    b = whole.evaluate(tmp_path / "tiled.png").total  # scored whole
+    assert b < 1.1 * a  # a masked run in tiles gets about as far as the whole image does

@@ -59,7 +59,7 @@ def test_accepts_paths_pil_and_numpy(tmp_path) -> None:
 
 def test_style_scale_changes_style_image_size() -> None:
     t = StyleTransfer(make_photo(), make_painting(64, 64), Options(size=64, style_scale=0.5))
-    assert t.a.shape[-1] == 32 and t.p.shape[-1] == 64
+    assert t.scale.a.shape[-1] == 32 and t.scale.p.shape[-1] == 64
 
 
 def test_callback_can_stop_early_and_give_image() -> None:
@@ -77,8 +77,8 @@ def test_callback_can_stop_early_and_give_image() -> None:
 def test_init_modes_start_from_the_image(init: str) -> None:
     t = StyleTransfer(make_photo(), make_painting(), Options(size=32, init=init))
     x = t.initial_image()
-    ref = t.p if init == "content" else None
-    assert x.shape == t.p.shape
+    ref = t.scale.p if init == "content" else None
+    assert x.shape == t.scale.p.shape
     if ref is not None:
         assert (x - ref).abs().max() == 0
     noise = StyleTransfer(make_photo(), make_painting(), Options(size=32, init="noise")).initial_image()
@@ -96,7 +96,7 @@ def test_paper_normalization_scales_content_by_N_M() -> None:
     paper = StyleTransfer(make_photo(), make_painting(), Options(size=64, normalization="paper"))
     x = mean.initial_image()
     lm, lp = mean.losses(x)[1], paper.losses(x)[1]
-    F = mean.P["conv4_2"]
+    F = mean.scale.content.targets["conv4_2"]
     assert lp.content == pytest.approx(lm.content * F[0].numel(), rel=1e-4)
     assert lp.style == pytest.approx(lm.style, rel=1e-6)
 
@@ -135,18 +135,18 @@ def _balanced_pair(**kw: object) -> tuple[StyleTransfer, StyleTransfer]:
 
 def test_balanced_style_loss_is_one_at_the_photo() -> None:
     balanced, mean = _balanced_pair()
-    assert balanced.losses(balanced.p, full=True)[1].style == pytest.approx(1.0, rel=1e-4)
-    assert mean.losses(mean.p, full=True)[1].style != pytest.approx(1.0, rel=0.1)
+    assert balanced.losses(balanced.scale.p, full=True)[1].style == pytest.approx(1.0, rel=1e-4)
+    assert mean.losses(mean.scale.p, full=True)[1].style != pytest.approx(1.0, rel=0.1)
 
 
 def test_balanced_is_eq4_per_layer_over_the_photos_eq4() -> None:
     balanced, mean = _balanced_pair()
-    x = torch.rand(balanced.p.shape, generator=torch.Generator().manual_seed(3))
+    x = torch.rand(balanced.scale.p.shape, generator=torch.Generator().manual_seed(3))
     expected = 0.0
-    for layer, w in mean.layer_weights.items():
-        feats_x, feats_p = mean.net(x, [layer]), mean.net(mean.p, [layer])
-        expected += w * float(style_loss(feats_x, mean.A, {layer: 1.0})) / float(style_loss(feats_p, mean.A,
-                                                                                            {layer: 1.0}))
+    for layer, w in mean.scale.style.layer_weights.items():
+        feats_x, feats_p = mean.net(x, [layer]), mean.net(mean.scale.p, [layer])
+        A = mean.scale.style.targets
+        expected += w * float(style_loss(feats_x, A, {layer: 1.0})) / float(style_loss(feats_p, A, {layer: 1.0}))
     assert balanced.losses(x, full=True)[1].style == pytest.approx(expected, rel=1e-4)
     # the content term is the mean normalisation's
     assert balanced.losses(x, full=True)[1].content == pytest.approx(mean.losses(x, full=True)[1].content, rel=1e-5)
@@ -155,13 +155,13 @@ def test_balanced_is_eq4_per_layer_over_the_photos_eq4() -> None:
 def test_palette_init_is_the_photo_in_the_paintings_colours() -> None:
     t = StyleTransfer(make_photo(), make_painting(), Options(size=48, init="palette", scales=1))
     x = t.initial_image()
-    assert x.shape == t.p.shape and 0 <= float(x.min()) and float(x.max()) <= 1
-    paint_mean, photo_mean = t.a.mean(dim=(2, 3)), t.p.mean(dim=(2, 3))
+    assert x.shape == t.scale.p.shape and 0 <= float(x.min()) and float(x.max()) <= 1
+    paint_mean, photo_mean = t.scale.a.mean(dim=(2, 3)), t.scale.p.mean(dim=(2, 3))
     assert (x.mean(dim=(2, 3)) - paint_mean).abs().max() < 0.03
     assert (photo_mean - paint_mean).abs().max() > 0.1  # so the test can tell the two apart
     # the layout is the photo's: correlated with its luminance, not the painting's
     gray = lambda v: v.mean(dim=1).flatten()  # noqa: E731
-    assert torch.corrcoef(torch.stack([gray(x), gray(t.p)]))[0, 1] > 0.8
+    assert torch.corrcoef(torch.stack([gray(x), gray(t.scale.p)]))[0, 1] > 0.8
 
 
 def test_paper_options_keep_eq5_as_written() -> None:

@@ -68,12 +68,12 @@ def test_temporal_term_is_one_more_entry() -> None:
     assert float(TemporalTerm(x, mask)({}, x)) == 0
     assert float(term({}, x)) == pytest.approx(0.01 * 3 * 24 * 8 / x.numel(), rel=1e-4)  # masked half ignored
     base = float(t.losses(x)[0])
-    t.criterion.append((term, 5.0))
+    t = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=1, precision="fp32"), terms=[(term, 5.0)])
     loss, parts = t.losses(x)
     assert float(loss) == pytest.approx(base + 5.0 * float(term({}, x)), rel=1e-5)
     assert parts.extra["temporal"] == pytest.approx(float(term({}, x)))
     later = StyleTransfer(make_photo(), make_painting(), Options(size=32, scales=2), terms=[(term, 5.0)])
-    assert later.criterion[-1][0] is term  # at the final scale
+    assert later.scale.criterion[-1][0] is term  # at the final scale
 
 
 def test_the_temporal_loss_lowers_flicker_on_the_sample_clip() -> None:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .choices import INITS, READABLE
 from .errors import StylegramError
 from .files import atomic_write, write_json
-from .options import INITS, Options
+from .options import Options
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 MANIFEST = "manifest.jsonl"
 SEP = "__"  # OUTDIR/<content>__<style>.png
 INPUT_FIELDS = ("mask", "init")  # options that name a file, shipped to the worker with the images
@@ -63,15 +63,15 @@ def expand(specs: Iterable[str], what: str) -> list[str]:
     found: list[str] = []
     for spec in specs:
         if Path(spec).is_dir():
-            hits = sorted(str(p) for p in Path(spec).iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+            hits = sorted(str(p) for p in Path(spec).iterdir() if p.suffix.lower() in READABLE and p.is_file())
         elif glob.has_magic(spec):
-            hits = sorted(p for p in glob.glob(spec) if Path(p).suffix.lower() in IMAGE_EXTS)
+            hits = sorted(p for p in glob.glob(spec) if Path(p).suffix.lower() in READABLE)
         elif Path(spec).exists():
             hits = [spec]
         else:
             raise StylegramError(f"{what} {spec}: no such file or folder")
         if not hits:
-            raise StylegramError(f"{what} {spec}: no images found (looked for {', '.join(sorted(IMAGE_EXTS))})")
+            raise StylegramError(f"{what} {spec}: no images found (looked for {', '.join(sorted(READABLE))})")
         found.extend(h for h in hits if h not in found)
     return found
 
@@ -198,7 +198,7 @@ def paint(job: dict[str, Any]) -> dict[str, Any]:
                 Path(paths[key]).write_bytes(data)
         opts = {**job["options"], **{f: paths[f] for f in INPUT_FIELDS if f in paths}}
         try:
-            report = Job(paths["content"], [paths["style"]], str(Path(tmp, "out.png")), Options(**opts)).run()
+            result = Job(paths["content"], [paths["style"]], str(Path(tmp, "out.png")), Options(**opts)).run()
         except Exception as e:  # noqa: BLE001 (a worker reports, the driver decides)
             if not isinstance(e, StylegramError):  # not the input's fault: worth another try
                 return {"status": "failed", "error": f"{type(e).__name__}: {e}", "retry": True, **where}
@@ -206,11 +206,11 @@ def paint(job: dict[str, Any]) -> dict[str, Any]:
             for key, given in paths.items():  # the user's names, not the temp copies'
                 message = message.replace(given, job["files"][key][0])
             return {"status": "failed", "error": message, "retry": False, **where, "peak_rss_mb": peak_rss_mb()}
-        if "interrupted" in report:
+        if result.interrupted:
             return {"status": "interrupted", **where}
         png = Path(tmp, "out.png").read_bytes()
-    return {"status": "done", "png": png, "report": report, "seconds": round(time.perf_counter() - t0, 3),
-            "losses": report["final"], "peak_rss_mb": peak_rss_mb(), **where}
+    return {"status": "done", "png": png, "report": result.report, "seconds": round(time.perf_counter() - t0, 3),
+            "losses": result.report["final"], "peak_rss_mb": peak_rss_mb(), **where}
 
 
 def peak_rss_mb() -> float:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import torch
 
-PRESERVE_COLOR = ("none", "luminance", "histogram")
-
 _RGB_TO_YIQ = torch.tensor([
     [0.299, 0.587, 0.114],
     [0.595716, -0.274453, -0.321263],

@@ -3,6 +3,7 @@ atomically (a temp file beside the target, then a rename), so a reader never see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -86,3 +87,12 @@ def check_side_file(path: str, others: Sequence[Any], flag: str) -> None:
     for name in others:
         if is_path(name) and same_file(path, name):
             raise StylegramError(f"{flag} {path} is also an input or the output")
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The file's SHA-256, read in blocks (weights are 80 MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

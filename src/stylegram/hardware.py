@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from .choices import MIN_SIZE
 from .errors import StylegramError
 
 # Measured on a 2-core AMD EPYC, 2026-11-26 (fp32, VGG-19 to conv5_1 with autograd, peak RSS minus the process
@@ -95,29 +96,36 @@ def estimate_bytes(width: int, height: int, precision: str = "fp32") -> int:
 
 
 def available_bytes() -> int:
-    """Free RAM (psutil); check_fits asks CUDA itself for a GPU's."""
+    """Free RAM (psutil)."""
     import psutil
 
     return int(psutil.virtual_memory().available)
 
 
+def free_bytes(device: torch.device, budget: int | None = None) -> int:
+    """What a run may use: `budget` (--max-memory) if given, else what the device has free."""
+    if budget is not None:
+        return budget
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return available_bytes()
+
+
 def check_fits(width: int, height: int, long_side: int, precision: str, device: torch.device,
                available: int | None = None) -> None:
     """Refuse a size that would not fit, naming the estimate and the largest --size that would."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        available = free if available is None else available
-    available = available_bytes() if available is None else available
+    available = free_bytes(device, available)
     need = estimate_bytes(width, height, precision)
     if need <= available:
         return
     fit = long_side
-    while fit > 16 and estimate_bytes(*_scaled(width, height, fit / long_side), precision) > available:
+    while fit >= MIN_SIZE and estimate_bytes(*_scaled(width, height, fit / long_side), precision) > available:
         fit = int(fit * 0.9)
     gib = 2**30
     raise StylegramError(
         f"--size {long_side} ({width}x{height}) needs about {need / gib:.1f} GiB but {available / gib:.1f} GiB is "
-        f"available on {device.type}; --size {max(16, fit)} would fit"
+        f"available on {device.type}; " + (f"--size {fit} would fit" if fit >= MIN_SIZE else
+                                           f"no --size from {MIN_SIZE} px fits: free memory or raise --max-memory")
     )
 
 

@@ -11,12 +11,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .choices import MAX_PIXELS, WRITABLE
 from .errors import StylegramError
 from .files import atomic_write
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
-MAX_PIXELS = 100_000_000
-WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -19,16 +19,32 @@ import numpy as np
 import PIL
 import torch
 
+from .choices import INITS
 from .errors import StylegramError
-from .files import atomic_write, check_side_file, check_writable, is_path, write_json
+from .files import atomic_write, check_side_file, check_writable, is_path, sha256_of, write_json
 from .images import ImageLike, output_format, save_image
+from .losses import Losses
 from .optimize import NonFiniteLoss, Progress
-from .options import INITS, Options, Outputs
+from .options import Options, Outputs
 from .transfer import Iterate, StyleTransfer
 from .version import __version__
-from .weights import sha256_of
 
 CHECKPOINT_FORMAT = "stylegram-checkpoint-1"
+
+
+@dataclass
+class Result:
+    """How a Job ended: the image written, the report's data, and whether (and by what) it was interrupted."""
+
+    output: Path
+    report: dict[str, Any]
+    interrupted: str | None = None  # "SIGINT" or "SIGTERM"
+    exit_status: int = 0  # 128 + the signal when interrupted
+    checkpoint: str | None = None  # where an interrupted run was checkpointed, to --resume
+
+    @property
+    def seconds(self) -> float:
+        return float(self.report["seconds"])
 
 
 @dataclass
@@ -67,14 +83,38 @@ class Job:
                 raise StylegramError("--checkpoint needs the content and style given as files")
 
     def run(self, on_iterate: Callable[[Iterate], bool | None] | None = None, resume: Progress | None = None,
-            on_signal: Callable[[int], None] | None = None) -> dict[str, Any]:
+            on_signal: Callable[[int], None] | None = None) -> Result:
         """Transfer, save atomically, write the report; checkpoint every checkpoint_every iterations and, on
-        SIGINT/SIGTERM (or when on_iterate returns True), stop after the iteration and save everything.
-        Returns the report's data; "interrupted" is in it when the run was stopped by a signal."""
+        SIGINT/SIGTERM (or when on_iterate returns True), stop after the iteration and save everything."""
         self.check()
-        opts, out = self.options, self.outputs
         t0 = time.perf_counter()
-        transfer = StyleTransfer(self.content, self.style, opts)
+        transfer = StyleTransfer(self.content, self.style, self.options)
+        failure: NonFiniteLoss | None = None
+        with Interrupts(on_signal) as interrupts:
+            try:
+                x = transfer.run(self._step(transfer, on_iterate, interrupts), resume=resume)
+            except NonFiniteLoss as e:
+                failure, x = e, e.x
+            path = save_image(transfer.render(transfer.at_full_size(x)), self.output)
+            final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
+            result = Result(path, self._report(transfer, path, final, t0))
+            if interrupts.signal is not None:
+                result.interrupted, result.exit_status = signal.Signals(interrupts.signal).name, interrupts.exit_status
+                result.report.update(interrupted=result.interrupted, exit_status=result.exit_status)
+                if self.resumable:
+                    result.checkpoint = self.outputs.checkpoint or default_checkpoint_path(self.output)
+                    result.report["checkpoint"] = result.checkpoint
+                    save_checkpoint(result.checkpoint, self, transfer.progress)
+            if self.outputs.report:
+                write_json(self.outputs.report, result.report)
+        if failure is not None:
+            raise StylegramError(f"{failure}; the last good image is saved to {path}")
+        return result
+
+    def _step(self, transfer: StyleTransfer, on_iterate: Callable[[Iterate], bool | None] | None,
+              interrupts: Interrupts) -> Callable[[Iterate], bool]:
+        """The transfer's callback: trace, snapshots, checkpoints; True to stop."""
+        out = self.outputs
 
         def step(it: Iterate) -> bool:
             self.trace.append({"iteration": it.iteration, "scale": it.scale, "seconds": round(it.seconds, 4),
@@ -86,31 +126,17 @@ class Job:
                 save_checkpoint(out.checkpoint, self, transfer.progress)
             return stop or interrupts.signal is not None
 
-        failure: NonFiniteLoss | None = None
-        with Interrupts(on_signal) as interrupts:
-            try:
-                x = transfer.run(step, resume=resume)
-            except NonFiniteLoss as e:
-                failure, x = e, e.x
-            path = save_image(transfer.render(transfer.at_full_size(x)), self.output)
-            final = transfer.evaluate(path)  # the losses of the file as written: clamped and quantised
-            data = {
-                "options": opts.to_dict(), "content": _describe(self.content),
-                "style": [_describe(s) for s in self.style], "output": str(path),
-                "size": list(transfer.content_image.size), "trace": self.trace, "final": _rounded(final.as_dict()),
-                "seconds": round(time.perf_counter() - t0, 3), "device": str(transfer.device),
-                "precision": transfer.precision, "threads": torch.get_num_threads(), "versions": versions(),
-            }
-            if interrupts.signal is not None:
-                data.update(interrupted=signal.Signals(interrupts.signal).name, exit_status=interrupts.exit_status)
-                if self.resumable:
-                    data["checkpoint"] = out.checkpoint or default_checkpoint_path(self.output)
-                    save_checkpoint(data["checkpoint"], self, transfer.progress)
-            if out.report:
-                write_json(out.report, data)
-        if failure is not None:
-            raise StylegramError(f"{failure}; the last good image is saved to {path}")
-        return data
+        return step
+
+    def _report(self, transfer: StyleTransfer, path: Path, final: Losses, t0: float) -> dict[str, Any]:
+        return {
+            "options": self.options.to_dict(), "content": _describe(self.content),
+            "style": [_describe(s) for s in self.style], "output": str(path),
+            "size": list(transfer.scale.content_image.size), "scales": transfer.describe(), "trace": self.trace,
+            "final": _rounded(final.as_dict()), "seconds": round(time.perf_counter() - t0, 3),
+            "device": str(transfer.device), "precision": transfer.precision, "threads": torch.get_num_threads(),
+            "versions": versions(),
+        }
 
     def record(self) -> dict[str, Any]:
         """The job as plain data (paths, numbers), as a checkpoint stores it."""

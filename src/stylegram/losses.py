@@ -14,18 +14,74 @@ Normalisation (``normalization``):
   conv1_1 carries about 80 % of eq. 5's loss, so "mean" paints pixel-level speckle before any stroke; here
   each layer counts by the share of its own distance left. It changes eq. 5's w_l (done by StyleTransfer,
   which knows the photo), not eq. 4; see docs/normalization.md.
+
+Every term is statistics plus a score. `statistics` adds up over pieces of the image (Gram sums and position
+counts, sums of squares and their counts): for a Piece, the sums over its core. `score` turns the totals into
+the loss. The whole image is one piece; a tiled scale (tiles.py) adds the pieces' statistics and calls the same
+score, so each equation exists once, here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 
-NORMALIZATIONS = ("balanced", "mean", "paper")
+from .choices import downsampling
+
+Stats = dict[str, Any]  # a term's statistics: tensors and counts, possibly nested by layer; they add up over pieces
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of an h x w image: its core (y0:y1, x0:x1), whose statistics it adds, and the window around the core
+    that it is computed in (context for the network's receptive field). The cores of a tiled scale partition the
+    image; the whole image is one piece whose window is its core."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    wy0: int
+    wy1: int
+    wx0: int
+    wx1: int
+    h: int
+    w: int
+
+    @classmethod
+    def whole(cls, x: torch.Tensor) -> Piece:
+        h, w = x.shape[-2:]
+        return cls(0, h, 0, w, 0, h, 0, w, h, w)
+
+    def window(self, image: torch.Tensor) -> torch.Tensor:
+        """An image-sized tensor cut to this piece's window."""
+        return image[..., self.wy0:self.wy1, self.wx0:self.wx1]
+
+    def core(self, t: torch.Tensor, k: int = 1) -> torch.Tensor:
+        """A tensor of the whole image at 1/k of its size (a layer's responses, a target) cut to the core."""
+        return t[..., self.y0 // k:math.ceil(self.y1 / k), self.x0 // k:math.ceil(self.x1 / k)]
+
+    def core_of_window(self, t: torch.Tensor, k: int = 1) -> torch.Tensor:
+        """A tensor of the window at 1/k (the window's responses, x itself) cut to the core."""
+        return t[..., (self.y0 - self.wy0) // k:math.ceil((self.y1 - self.wy0) / k),
+                 (self.x0 - self.wx0) // k:math.ceil((self.x1 - self.wx0) / k)]
+
+
+def add(a: Stats | None, b: Stats, sign: int = 1) -> Stats:
+    """a + b (or a - b), key by key, through nested dicts; a None is zero."""
+    if a is None:
+        return b if sign == 1 else {k: (add(None, v, -1) if isinstance(v, dict) else -v) for k, v in b.items()}
+    return {k: add(a[k], v, sign) if isinstance(v, dict) else a[k] + sign * v for k, v in b.items()}
+
+
+def detached(s: Stats) -> Stats:
+    return {k: detached(v) if isinstance(v, dict) else v.detach() if torch.is_tensor(v) else v
+            for k, v in s.items()}
 
 
 def gram(F: torch.Tensor) -> torch.Tensor:
@@ -35,13 +91,20 @@ def gram(F: torch.Tensor) -> torch.Tensor:
     return Fm @ Fm.transpose(1, 2)
 
 
-def content_loss(F: torch.Tensor, P: torch.Tensor, normalization: str = "mean") -> torch.Tensor:
-    """Eq. 1: 1/2 sum (F - P)^2 ("paper"), or that divided by N_l M_l ("mean", "balanced")."""
+def content_statistics(F: torch.Tensor, P: torch.Tensor) -> Stats:
+    """Eq. 1's sum, 1/2 sum (F - P)^2, and its N_l M_l."""
     diff = F.float() - P.float()
-    loss = 0.5 * diff.pow(2).sum()
-    if normalization != "paper":
-        loss = loss / diff[0].numel()
-    return loss
+    return {"sq": 0.5 * diff.pow(2).sum(), "count": diff[0].numel()}
+
+
+def content_score(s: Stats, normalization: str = "mean") -> torch.Tensor:
+    """Eq. 1: the sum as written ("paper"), or divided by N_l M_l ("mean", "balanced")."""
+    return s["sq"] if normalization == "paper" else s["sq"] / s["count"]
+
+
+def content_loss(F: torch.Tensor, P: torch.Tensor, normalization: str = "mean") -> torch.Tensor:
+    """Eq. 1 at one layer."""
+    return content_score(content_statistics(F, P), normalization)
 
 
 def layer_style_loss(G: torch.Tensor, A: torch.Tensor, N: int, M: int) -> torch.Tensor:
@@ -49,70 +112,80 @@ def layer_style_loss(G: torch.Tensor, A: torch.Tensor, N: int, M: int) -> torch.
     return ((G - A) / (N * M)).pow(2).sum() / 4
 
 
+def gram_statistics(features: Mapping[str, torch.Tensor], layers: Sequence[str]) -> Stats:
+    """Per layer, the Gram sum G and the number of positions M it sums over."""
+    return {n: {"G": gram(features[n]), "M": features[n].shape[2] * features[n].shape[3]} for n in layers}
+
+
+def per_position(s: Stats) -> dict[str, torch.Tensor]:
+    """A^l / M_l: Gram matrices as averages over positions, comparable between images of other sizes."""
+    return {n: v["G"] / v["M"] for n, v in s.items()}
+
+
 def gram_per_position(F: torch.Tensor) -> torch.Tensor:
-    """A^l / M_l: the Gram matrix as an average over positions, comparable between images of other sizes."""
     return gram(F) / (F.shape[2] * F.shape[3])
 
 
-def style_loss(
-    features: Mapping[str, torch.Tensor],
-    targets: Mapping[str, torch.Tensor],
-    layer_weights: Mapping[str, float],
-) -> torch.Tensor:
-    """Eq. 5: L_style = sum_l w_l E_l.
+def style_score(s: Stats, targets: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float]) -> torch.Tensor:
+    """Eq. 5: L_style = sum_l w_l E_l, from the Gram sums.
 
-    targets[l] is the painting's Gram matrix per position (`gram_per_position`), scaled here by the generated
-    image's M_l: when painting and image have the same size that is exactly eq. 4's A^l; when they do not
-    (another aspect ratio, --style-scale), the two are compared per position, as they must be.
+    targets[l] is the painting's Gram matrix per position (`per_position`), scaled here by the generated image's
+    M_l: when painting and image have the same size that is exactly eq. 4's A^l; when they do not (another aspect
+    ratio, --style-scale), the two are compared per position, as they must be.
     """
-    total = torch.zeros((), device=next(iter(features.values())).device)
+    total = torch.zeros((), device=next(iter(s.values()))["G"].device)
     for name, w in layer_weights.items():
-        F = features[name]
-        N, M = F.shape[1], F.shape[2] * F.shape[3]
-        total = total + w * layer_style_loss(gram(F), targets[name] * M, N, M)
+        G, M = s[name]["G"], s[name]["M"]
+        total = total + w * layer_style_loss(G, targets[name] * M, G.shape[-1], M)
     return total
 
 
-def guided_style_loss(
-    features: Mapping[str, torch.Tensor],
-    targets: list[Mapping[str, torch.Tensor]],
-    masks: list[torch.Tensor],
-    layer_weights: Mapping[str, float],
-) -> torch.Tensor:
+def style_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+               layer_weights: Mapping[str, float]) -> torch.Tensor:
+    """Eq. 5 at the whole image's features."""
+    return style_score(gram_statistics(features, list(layer_weights)), targets, layer_weights)
+
+
+def guided_style_score(s: Stats, targets: Sequence[Mapping[str, torch.Tensor]],
+                       layer_weights: Mapping[str, float]) -> torch.Tensor:
     """Spatial control (Gatys et al. 2017): one guided Gram matrix per region.
 
-    Region k weights the features by its mask m_k (downsampled to each layer); its Gram matrix, averaged
-    over the mask's weight sum(m_k^2), is compared with style k's per-position Gram matrix; each region's
-    E_l counts by its share of the image. An all-ones mask gives back `style_loss` exactly.
+    Region k weights the features by its mask m_k (downsampled to each layer); its Gram matrix, averaged over the
+    mask's weight sum(m_k^2), is compared with style k's per-position Gram matrix; each region's E_l counts by its
+    share of the image. An all-ones mask gives back eq. 5 exactly.
     """
-    total = torch.zeros((), device=next(iter(features.values())).device)
+    total = torch.zeros((), device=next(iter(s.values()))[0]["G"].device)
     for name, w in layer_weights.items():
-        F = features[name]
-        N, M = F.shape[1], F.shape[2] * F.shape[3]
-        for target, mask in zip(targets, masks, strict=True):
-            m = torch.nn.functional.interpolate(mask, size=F.shape[-2:], mode="area")
-            share = float(m.mean())
+        for k, target in enumerate(targets):
+            r = s[name][k]
+            share = float(r["m"] / r["M"])
             if share < 1e-6:
                 continue
-            # G rescaled to M positions: (M / sum m^2) is exactly 1.0 for an all-ones mask
-            G = gram(F * m) * (M / float(m.pow(2).sum()))
-            total = total + w * share * layer_style_loss(G, target[name] * M, N, M)
+            M = r["M"]
+            G = r["G"] * (M / float(r["m2"]))  # rescaled to M positions: exactly 1.0 for an all-ones mask
+            total = total + w * share * layer_style_loss(G, target[name] * M, G.shape[-1], M)
     return total
+
+
+def tv_statistics(x: torch.Tensor, piece: Piece) -> Stats:
+    """Squared differences of neighbouring pixels whose first pixel lies in the core (x: the piece's window)."""
+    c = piece.core_of_window(x)
+    right = c.shape[-1] - (1 if piece.x1 == piece.w else 0)  # a last column has no right neighbour
+    down = c.shape[-2] - (1 if piece.y1 == piece.h else 0)
+    cy, cx = piece.y0 - piece.wy0, piece.x0 - piece.wx0
+    rows, cols = slice(cy, cy + c.shape[-2]), slice(cx, cx + c.shape[-1])
+    dx = x[..., rows, cx + 1:cx + 1 + right] - x[..., rows, cx:cx + right]
+    dy = x[..., cy + 1:cy + 1 + down, cols] - x[..., cy:cy + down, cols]
+    return {"dx": dx.float().pow(2).sum(), "nx": dx.numel(), "dy": dy.float().pow(2).sum(), "ny": dy.numel()}
+
+
+def tv_score(s: Stats) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels (smooths high-frequency noise)."""
+    return s["dx"] / max(s["nx"], 1) + s["dy"] / max(s["ny"], 1)
 
 
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
-    """Total variation: mean squared difference of neighbouring pixels (smooths high-frequency noise)."""
-    dx = x[..., :, 1:] - x[..., :, :-1]
-    dy = x[..., 1:, :] - x[..., :-1, :]
-    return dx.float().pow(2).mean() + dy.float().pow(2).mean()
-
-
-def content_losses(
-    features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor], layers: Sequence[str],
-    normalization: str = "mean",
-) -> torch.Tensor:
-    """Eq. 1 summed over the content layers (the paper uses one, conv4_2)."""
-    return sum(content_loss(features[n], targets[n], normalization) for n in layers)  # type: ignore[return-value]
+    return tv_score(tv_statistics(x, Piece.whole(x)))
 
 
 @dataclass
@@ -130,19 +203,31 @@ class Losses:
 
 
 class Term(Protocol):
-    """One term of the criterion: a loss of the features at `layers` (and of the image x itself)."""
+    """One term of the criterion: statistics of the features at `layers` (and of x) that add up over pieces of
+    the image, and a score of their totals."""
 
     name: ClassVar[str]
 
     @property
     def layers(self) -> tuple[str, ...]: ...
 
-    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor: ...
+    def statistics(self, features: Mapping[str, torch.Tensor], x: torch.Tensor, piece: Piece) -> Stats:
+        """`features`: the responses at the piece's core positions; `x`: the piece's window."""
+        ...
+
+    def score(self, s: Stats) -> torch.Tensor: ...
+
+
+class WholeImage:
+    """`term(features, x)`: the term's loss at a whole image."""
+
+    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return self.score(self.statistics(features, x, Piece.whole(x)))  # type: ignore[attr-defined]
 
 
 @dataclass
-class ContentTerm:
-    """Eq. 1 against the photo's responses P (one target per content layer)."""
+class ContentTerm(WholeImage):
+    """Eq. 1 against the photo's responses P (one target per content layer, the whole image's)."""
 
     targets: Mapping[str, torch.Tensor]
     normalization: str = "mean"
@@ -152,12 +237,15 @@ class ContentTerm:
     def layers(self) -> tuple[str, ...]:
         return tuple(self.targets)
 
-    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return content_losses(features, self.targets, self.layers, self.normalization)
+    def statistics(self, features: Mapping[str, torch.Tensor], x: torch.Tensor, piece: Piece) -> Stats:
+        return {n: content_statistics(features[n], piece.core(P, downsampling(n))) for n, P in self.targets.items()}
+
+    def score(self, s: Stats) -> torch.Tensor:
+        return sum(content_score(s[n], self.normalization) for n in self.layers)  # type: ignore[return-value]
 
 
 @dataclass
-class StyleTerm:
+class StyleTerm(WholeImage):
     """Eq. 5 against the painting's per-position Gram matrices A."""
 
     targets: Mapping[str, torch.Tensor]
@@ -168,38 +256,67 @@ class StyleTerm:
     def layers(self) -> tuple[str, ...]:
         return tuple(self.layer_weights)
 
-    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return style_loss(features, self.targets, self.layer_weights)
+    def statistics(self, features: Mapping[str, torch.Tensor], x: torch.Tensor, piece: Piece) -> Stats:
+        return gram_statistics(features, self.layers)
+
+    def score(self, s: Stats) -> torch.Tensor:
+        return style_score(s, self.targets, self.layer_weights)
 
     def with_weights(self, layer_weights: Mapping[str, float]) -> StyleTerm:
         """The same term with other w_l (e.g. one layer alone: {layer: 1.0})."""
         return dataclasses.replace(self, layer_weights=dict(layer_weights))
 
+    def layer_losses(self, s: Stats) -> dict[str, float]:
+        """E_l of each layer alone (w_l = 1), e.g. at the photo for the balanced weights."""
+        return {n: float(self.with_weights({n: 1.0}).score(s)) for n in self.layers}
+
 
 @dataclass
 class GuidedStyleTerm(StyleTerm):
-    """Eq. 5 per region: painting k (targets[k]) paints where masks[k] is white (see guided_style_loss)."""
+    """Eq. 5 per region: painting k (targets[k]) paints where masks[k] is white (see guided_style_score). A mask is
+    the whole image's (1, 1, H, W); it is downsampled to each layer once, then cut per piece."""
 
     targets: list[Mapping[str, torch.Tensor]]  # type: ignore[assignment]
     masks: list[torch.Tensor] = field(default_factory=list)
+    _at_layer: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return guided_style_loss(features, self.targets, self.masks, self.layer_weights)
+    def mask(self, k: int, layer: str) -> torch.Tensor:
+        if (k, layer) not in self._at_layer:
+            f, (h, w) = downsampling(layer), self.masks[k].shape[-2:]
+            self._at_layer[k, layer] = torch.nn.functional.interpolate(
+                self.masks[k], size=(math.ceil(h / f), math.ceil(w / f)), mode="area")
+        return self._at_layer[k, layer]
+
+    def statistics(self, features: Mapping[str, torch.Tensor], x: torch.Tensor, piece: Piece) -> Stats:
+        out: Stats = {}
+        for n in self.layers:
+            F = features[n]
+            out[n] = {}
+            for k in range(len(self.targets)):
+                m = piece.core(self.mask(k, n), downsampling(n))
+                out[n][k] = {"G": gram(F * m), "m": m.sum(), "m2": m.pow(2).sum(), "M": F.shape[2] * F.shape[3]}
+        return out
+
+    def score(self, s: Stats) -> torch.Tensor:
+        return guided_style_score(s, self.targets, self.layer_weights)
 
 
 @dataclass
-class TVTerm:
+class TVTerm(WholeImage):
     """Total variation of x itself (not in the paper)."""
 
     name: ClassVar[str] = "tv"
     layers: tuple[str, ...] = ()
 
-    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return tv_loss(x)
+    def statistics(self, features: Mapping[str, torch.Tensor], x: torch.Tensor, piece: Piece) -> Stats:
+        return tv_statistics(x, piece)
+
+    def score(self, s: Stats) -> torch.Tensor:
+        return tv_score(s)
 
 
 @dataclass
-class TemporalTerm:
+class TemporalTerm(WholeImage):
     """Ruder et al. 2016, eq. 6: (1/D) sum c (x - w)^2, w the previous stylised frame warped by the flow, c 0 where
     the flow is not reliable (occlusions, motion boundaries)."""
 
@@ -208,8 +325,13 @@ class TemporalTerm:
     name: ClassVar[str] = "temporal"
     layers: tuple[str, ...] = ()
 
-    def __call__(self, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        return (self.weights * (x.float() - self.target) ** 2).sum() / x.numel()
+    def statistics(self, features: Mapping[str, torch.Tensor], x: torch.Tensor, piece: Piece) -> Stats:
+        xc = piece.core_of_window(x)
+        d = piece.core(self.weights) * (xc.float() - piece.core(self.target)) ** 2
+        return {"sum": d.sum(), "count": xc.numel()}
+
+    def score(self, s: Stats) -> torch.Tensor:
+        return s["sum"] / s["count"]
 
 
 # Eq. 7 generalised: sum_k weight_k term_k. alpha and beta are the weights of the content and style terms.
@@ -221,19 +343,37 @@ def active(criterion: Criterion, full: bool = False) -> Criterion:
     return [(term, w) for term, w in criterion if w or full]
 
 
-def evaluate(criterion: Criterion, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor,
-                                                                                                     Losses]:
-    """The weighted sum of the terms (eq. 7) and each term's value."""
+def layers_of(criterion: Criterion) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(layer for term, _ in criterion for layer in term.layers))
+
+
+def statistics(criterion: Criterion, features: Mapping[str, torch.Tensor], x: torch.Tensor,
+               piece: Piece | None = None) -> list[Stats]:
+    """Each term's statistics of one piece (default: the whole image); `features` are the window's responses."""
+    piece = piece or Piece.whole(x)
+    core = {n: piece.core_of_window(f, downsampling(n)) for n, f in features.items()}
+    return [term.statistics(core, x, piece) for term, _ in criterion]
+
+
+def score(criterion: Criterion, stats: Sequence[Stats], device: torch.device | None = None
+          ) -> tuple[torch.Tensor, Losses]:
+    """Eq. 7 from the terms' statistics: the weighted sum of the scores, and each term's value."""
     loss: torch.Tensor | None = None
     parts = Losses()
-    for term, weight in criterion:
-        value = term(features, x)
+    for (term, weight), s in zip(criterion, stats, strict=True):
+        value = term.score(s)
         if term.name in ("content", "style", "tv"):
             setattr(parts, term.name, float(value.detach()))
         else:
             parts.extra[term.name] = float(value.detach())
         loss = weight * value if loss is None else loss + weight * value
     if loss is None:
-        loss = torch.zeros((), device=x.device)
+        loss = torch.zeros((), device=device)
     parts.total = float(loss.detach())
     return loss, parts
+
+
+def evaluate(criterion: Criterion, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor,
+                                                                                                     Losses]:
+    """The criterion at a whole image x."""
+    return score(criterion, statistics(criterion, features, x), x.device)

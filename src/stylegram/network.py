@@ -10,24 +10,10 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from .errors import StylegramError
+from .choices import BLOCKS, CONV_LAYERS, check_layers
 from .weights import NORMALISED_CONV_KEYS, load_state_dict
 
-# Blocks of VGG-19: convs per block; a pool follows each block.
-_BLOCKS = (2, 2, 4, 4, 4)
-CONV_LAYERS: tuple[str, ...] = tuple(
-    f"conv{b + 1}_{i + 1}" for b, n in enumerate(_BLOCKS) for i in range(n)
-)
-DEFAULT_CONTENT_LAYERS = ("conv4_2",)
-DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 _POOLS = {"avg": F.avg_pool2d, "max": F.max_pool2d}
-POOLINGS = tuple(_POOLS)
-
-
-def check_layers(names: Iterable[str]) -> None:
-    for name in names:
-        if name not in CONV_LAYERS:
-            raise StylegramError(f"unknown layer {name!r}; known: {', '.join(CONV_LAYERS)}")
 
 
 class VGG19(nn.Module):
@@ -63,7 +49,7 @@ class VGG19(nn.Module):
         feats: dict[str, torch.Tensor] = {}
         h = self.preprocess(x)
         first = 0
-        for block, n in enumerate(_BLOCKS):
+        for block, n in enumerate(BLOCKS):
             if first > deepest:
                 break
             last = min(first + n, deepest + 1)

@@ -62,12 +62,22 @@ def new_optimizer(x: torch.Tensor, optimizer: str = "lbfgs", lr: float = 0.02) -
                              tolerance_grad=0, tolerance_change=0)
 
 
+@dataclass
+class Step:
+    """One accepted iteration (or tile visit) as the engine reports it: the losses before it, and on a scale's last
+    step why the scale ended ("converged": --tol, "iterations": --iterations, "tiles": the last visit)."""
+
+    losses: Losses
+    ended: str | None = None
+    tile: tuple[int, int] | None = None  # (visit, visits) on a tiled scale
+
+
 def optimise(
     objective: Objective, progress: Progress, *, iterations: int, tol: float = 0.0, optimizer: str = "lbfgs",
     lr: float = 0.02, first_step: float = LBFGS_FIRST_STEP,
-) -> Iterator[Losses]:
-    """Improve progress.x until `iterations` (counting progress.iteration already done) or --tol; yield the
-    losses of each accepted iteration, with progress (x, optimiser state, history) up to date for a checkpoint.
+) -> Iterator[Step]:
+    """Improve progress.x until `iterations` (counting progress.iteration already done) or --tol; yield a Step for
+    each accepted iteration, with progress (x, optimiser state, history) up to date for a checkpoint.
 
     `first_step` is the largest pixel change of L-BFGS's first step (smaller from an already close start).
     Raises NonFiniteLoss when the loss stays NaN/Inf after MAX_FAILURES recoveries.
@@ -77,8 +87,41 @@ def optimise(
     opt = new_optimizer(x, optimizer, lr)
     if st.optimizer is not None:
         opt.load_state_dict(st.optimizer)
-    current: list[Losses] = []  # the losses of each evaluation within one step
     good = x.detach().clone()  # the last iterate whose loss was finite
+    closure, current = _closure(objective, x, opt, st, optimizer, first_step)
+    failed = False
+    try:
+        while st.iteration < iterations and not converged(st.history, tol):
+            before = x.detach().clone()
+            current.clear()
+            opt.step(closure)
+            st.iteration += 1
+            parts = current[0]
+            if not math.isfinite(parts.total):
+                failed = st.failures + 1 >= MAX_FAILURES
+                opt = _recover(x, good, st, optimizer, lr, parts.total)
+                closure, current = _closure(objective, x, opt, st, optimizer, first_step)
+                continue
+            good = before
+            if optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)  # projected gradient: Adam's steps may leave the valid range
+            st.history.append(parts.total)
+            st.x, st.optimizer = x.detach(), opt.state_dict()
+            ended = "iterations" if st.iteration >= iterations else "converged" if converged(st.history, tol) else None
+            yield Step(parts, ended)
+    finally:  # also when the consumer stops early
+        if not failed:
+            if not torch.isfinite(x).all():  # the very last step went astray: keep the last good iterate
+                with torch.no_grad():
+                    x.copy_(good)
+            st.x = x.detach()
+
+
+def _closure(objective: Objective, x: torch.Tensor, opt: torch.optim.Optimizer, st: Progress, optimizer: str,
+             first_step: float) -> tuple[Callable[[], torch.Tensor], list[Losses]]:
+    """The optimiser's closure, and the list it appends each evaluation's losses to."""
+    current: list[Losses] = []
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -96,36 +139,19 @@ def optimise(
         x.grad.mul_(st.loss_scale)
         return loss.detach() * st.loss_scale
 
-    failed = False
-    try:
-        while st.iteration < iterations and not converged(st.history, tol):
-            before = x.detach().clone()
-            current.clear()
-            opt.step(closure)
-            st.iteration += 1
-            parts = current[0]
-            if not math.isfinite(parts.total):
-                st.failures += 1
-                with torch.no_grad():
-                    x.copy_(good)
-                if st.failures >= MAX_FAILURES:
-                    failed, st.x = True, good
-                    raise NonFiniteLoss(f"the loss became {parts.total} {st.failures} times (last good iterate "
-                                        "kept); try a smaller --style-weight, --lr or --precision fp32", good)
-                opt = new_optimizer(x, optimizer, lr)  # its history led here: start afresh, with half the step
-                if st.loss_scale is not None:
-                    st.loss_scale /= 2
-                continue
-            good = before
-            if optimizer == "adam":
-                with torch.no_grad():
-                    x.clamp_(0, 1)  # projected gradient: Adam's steps may leave the valid range
-            st.history.append(parts.total)
-            st.x, st.optimizer = x.detach(), opt.state_dict()
-            yield parts
-    finally:  # also when the consumer stops early
-        if not failed:
-            if not torch.isfinite(x).all():  # the very last step went astray: keep the last good iterate
-                with torch.no_grad():
-                    x.copy_(good)
-            st.x = x.detach()
+    return closure, current
+
+
+def _recover(x: torch.Tensor, good: torch.Tensor, st: Progress, optimizer: str, lr: float, value: float
+             ) -> torch.optim.Optimizer:
+    """A non-finite loss: back to the last good iterate with a fresh optimiser and half the step, or give up."""
+    st.failures += 1
+    with torch.no_grad():
+        x.copy_(good)
+    if st.failures >= MAX_FAILURES:
+        st.x = good
+        raise NonFiniteLoss(f"the loss became {value} {st.failures} times (last good iterate kept); try a smaller "
+                            "--style-weight, --lr or --precision fp32", good)
+    if st.loss_scale is not None:
+        st.loss_scale /= 2
+    return new_optimizer(x, optimizer, lr)  # its history led here: start afresh

@@ -14,18 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .color import PRESERVE_COLOR
+from .choices import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    DEVICES,
+    MAX_PIXELS,
+    MIN_SIZE,
+    NORMALIZATIONS,
+    OPTIMIZERS,
+    POOLINGS,
+    PRECISIONS,
+    PRESERVE_COLOR,
+    check_layers,
+)
 from .errors import StylegramError
-from .images import MAX_PIXELS
-from .losses import NORMALIZATIONS
-from .network import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLINGS, check_layers
 
-OPTIMIZERS = ("lbfgs", "adam")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-INITS = ("noise", "content", "palette", "style")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CHECKPOINT_EVERY = 50  # iterations between checkpoints when --checkpoint is given without --checkpoint-every
-MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see docs/robustness.md
 
 
 # Parsers from command-line text. Each raises ValueError with the line the user sees after the flag's name.

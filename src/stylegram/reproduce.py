@@ -17,11 +17,11 @@ from typing import Any
 
 from PIL import Image
 
+from .choices import DEFAULT_STYLE_LAYERS
 from .errors import StylegramError
 from .figures import grid_figure, panels_figure, with_inset
 from .files import write_json
 from .images import ImageLike, load_image, save_image
-from .network import DEFAULT_STYLE_LAYERS
 from .options import Options
 from .samples import procedural_painting, sample_photo
 from .transfer import StyleTransfer

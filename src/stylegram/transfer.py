@@ -1,7 +1,8 @@
-"""One style transfer: the inputs, per-scale targets, the criterion (eq. 7) and the coarse-to-fine pyramid.
+"""One style transfer: the inputs, the per-scale state (targets, criterion, tile plan) and the coarse-to-fine pyramid.
 
-`StyleTransfer.iterate()` yields an Iterate after each optimiser step; the command line, the Python API and
-any other shell consume it. Nothing here prints.
+`StyleTransfer.iterate()` yields an Iterate after each optimiser step (or tile visit); the command line, the Python
+API and any other shell consume it. `prepare(size)` makes a scale's frozen `Scale`, the one owner of its state.
+Nothing here prints.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .choices import INITS, MIN_SIZE
 from .color import ColorControl
 from .errors import StylegramError
-from .hardware import autocast, check_fits, needs_checkpointing, resolve_device, resolve_precision
+from .hardware import autocast, needs_checkpointing, resolve_device, resolve_precision
 from .images import ImageLike, load_image, resize_dims, resize_long_side, to_image, to_tensor
 from .losses import (
     ContentTerm,
@@ -27,13 +29,18 @@ from .losses import (
     StyleTerm,
     TVTerm,
     active,
+    add,
+    detached,
     evaluate,
-    gram_per_position,
+    layers_of,
+    per_position,
+    score,
+    statistics,
 )
 from .network import VGG19, load_vgg19
-from .optimize import LBFGS_FIRST_STEP, Progress, converged, optimise
-from .options import INITS, MIN_SIZE, Options
-from .tiles import Tiled, pass_grids, plan_core
+from .optimize import LBFGS_FIRST_STEP, Progress, Step, optimise
+from .options import Options
+from .tiles import BAND, MARGIN, Tiled, assemble, measure, pass_grids, plan_core, responses
 
 NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
 LATER_SCALE_STEP = 0.1  # first L-BFGS step at later scales, relative to LBFGS_FIRST_STEP
@@ -41,7 +48,11 @@ LATER_SCALE_STEP = 0.1  # first L-BFGS step at later scales, relative to LBFGS_F
 
 @dataclass
 class Iterate:
-    """One step of the optimisation as a shell sees it. `image()` renders x only when asked."""
+    """One step of the optimisation as a shell sees it. `image()` renders x only when asked.
+
+    `iterations` is the run's total as now known: when --tol ends a scale early, the steps it did not take are
+    dropped from it, so the last Iterate has iteration == iterations. `ended` says, on a scale's last step, why it
+    ended ("converged", "iterations", "tiles"); `tile` is (visit, visits) on a tiled scale."""
 
     iteration: int
     iterations: int
@@ -50,6 +61,8 @@ class Iterate:
     x: torch.Tensor = field(repr=False)
     scale: int = 0  # index of the scale, coarse to fine
     render: Callable[[torch.Tensor], Image.Image] = field(default=to_image, repr=False)
+    ended: str | None = None
+    tile: tuple[int, int] | None = None
 
     def image(self) -> Image.Image:
         return self.render(self.x)
@@ -59,11 +72,48 @@ class Iterate:
 Callback = Callable[[Iterate], "bool | None"]
 
 
-class StyleTransfer:
-    """The network, the targets (P for the photo, A for the paintings) and the criterion of one transfer.
+@dataclass(frozen=True)
+class Scale:
+    """One scale of the pyramid, made once by StyleTransfer.prepare: the photo and paintings at this size, what the
+    network sees of them, the criterion (its terms hold the targets P and A and the layer weights) and the tile
+    core when the scale is painted in tiles."""
 
-    `style` is one image or a sequence of them: several styles are blended (`style_blend`) into one target A,
-    or, with `mask`, each paints its own region (A_regions, see losses.GuidedStyleTerm).
+    index: int
+    size: int
+    content_image: Image.Image
+    style_images: tuple[Image.Image, ...]
+    p_rgb: torch.Tensor = field(repr=False)  # the photo as given
+    p: torch.Tensor = field(repr=False)  # the photo as the network sees it (colour control)
+    a: torch.Tensor = field(repr=False)  # the first painting, for the palette and style starts
+    criterion: tuple[tuple, ...] = field(repr=False)
+    core: int | None = None
+
+    @property
+    def content(self) -> ContentTerm:
+        return self.criterion[0][0]
+
+    @property
+    def style(self) -> StyleTerm:
+        return self.criterion[1][0]
+
+
+def plan_scales(options: Options, content_size: tuple[int, int]) -> dict[int, int | None]:
+    """Each scale's tile core (None: whole), finest first so that a size that cannot fit is refused naming --size;
+    an absent device is refused too. Every shell calls this (through StyleTransfer or before queueing a job)."""
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    plan = {}
+    for s in reversed(options.scale_sizes()):
+        plan[s] = plan_core(*resize_dims(content_size, s), options.size, precision, device, options.max_memory,
+                            options.tile, options.content_layers)
+    return dict(sorted(plan.items()))
+
+
+class StyleTransfer:
+    """The network, the scales (targets P for the photo and A for the paintings, the criterion) of one transfer.
+
+    `style` is one image or a sequence of them: several styles are blended (`style_blend`) into one target A, or,
+    with `mask`, each paints its own region (see losses.GuidedStyleTerm).
     """
 
     def __init__(self, content: ImageLike, style: ImageLike | Sequence[ImageLike],
@@ -82,159 +132,184 @@ class StyleTransfer:
         self._init_source = load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None
         self.precision = resolve_precision(opts.precision, self.device)
         _check_sizes(self._content_source, self._style_sources, opts)
-        # before any large allocation: a scale that does not fit is tiled (tiles.py), or refused with --tile 0
-        if opts.tile == 0:
-            check_fits(*resize_dims(self._content_source.size, opts.size), opts.size, self.precision, self.device,
-                       opts.max_memory)
-        self.cores = {s: plan_core(*resize_dims(self._content_source.size, s), self.precision, self.device,
-                                   opts.max_memory, opts.tile) for s in self.scale_sizes()}
-        self.tiled: Tiled | None = None
+        self.plan = plan_scales(opts, self._content_source.size)  # before any large allocation
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.progress = Progress()
-        self._prepared: int | None = None
-        self.prepare(opts.size)
+        self.ended: dict[int, str] = {}  # why each scale ended, by index
+        self.scale = self.prepare(opts.size)
 
     def scale_sizes(self) -> list[int]:
         """Long sides of the scales, coarse to fine, ending at options.size."""
         return self.options.scale_sizes()
 
+    def features(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The network's responses, in the run's precision (recomputed in backward for large images)."""
+        with autocast(self.precision, self.device):
+            return self.net(x.to(self.device), layers, checkpoint=needs_checkpointing(x.shape[-1] * x.shape[-2]))
+
     @torch.no_grad()
-    def prepare(self, size: int) -> None:
-        """Resize photo, paintings (and mask) for one scale; compute the targets P and A and the criterion."""
-        if size == self._prepared:  # e.g. __init__ prepared the only scale that iterate() then asks for
-            return
-        self._prepared = size
-        opts = self.options
-        self.content_image = resize_long_side(self._content_source, size)
+    def prepare(self, size: int) -> Scale:
+        """The Scale at `size`: photo, paintings (and mask) resized; targets P and A; the criterion. Whole images or,
+        where the plan says so, tile by tile (the same statistics, added up)."""
+        if getattr(self, "scale", None) is not None and self.scale.size == size:
+            return self.scale
+        opts, core = self.options, self.plan[size]
+        content_image = resize_long_side(self._content_source, size)
         style_long = max(1, round(size * opts.style_scale))
-        self.style_images = [resize_long_side(s, style_long) for s in self._style_sources]
-        self.style_image = self.style_images[0]
-        self.p_rgb = to_tensor(self.content_image).to(self.device)
-        self.p = self.color.photo(self.p_rgb)
-        self.a = to_tensor(self.style_image).to(self.device)
-        self.tiled = Tiled(self, self.cores[size]) if self.cores.get(size) else None
-        if self.tiled is not None:  # the targets from tiles; each tile makes its own criterion
-            self.tiled.prepare()
-            return
-        self.A_regions = []  # one target per painting
-        for img in self.style_images:
-            a = self.color.painting(to_tensor(img).to(self.device), self.p_rgb)
-            with autocast(self.precision, self.device):
-                feats = self.net(a, opts.style_layers)
-            self.A_regions.append({n: gram_per_position(f) for n, f in feats.items()})
+        style_images = tuple(resize_long_side(s, style_long) for s in self._style_sources)
+        p_rgb = to_tensor(content_image).to(self.device)
+        p = self.color.photo(p_rgb)
+        regions = [self._gram_targets(self.color.painting(to_tensor(img).to(self.device), p_rgb), core)
+                   for img in style_images]
         # Blending the Gram matrices: sum_k w_k ||G - A_k||^2 = ||G - sum_k w_k A_k||^2 + const when the
         # weights sum to 1, so one blended target has the same gradient as blended losses, at 1/K the cost.
-        self.A = {n: sum(w * t[n] for w, t in zip(self.blend, self.A_regions, strict=True))
-                  for n in opts.style_layers}
-        balanced = opts.normalization == "balanced"
-        with autocast(self.precision, self.device):
-            photo = self.net(self.p, opts.content_layers + (opts.style_layers if balanced else ()))
-        self.P = {n: photo[n].float() for n in opts.content_layers}
-        style = self._style_term()
-        if balanced:
+        A = {n: sum(w * t[n] for w, t in zip(self.blend, regions, strict=True)) for n in opts.style_layers}
+        style = self._style_term(A, regions, content_image)
+        P, photo = self._photo_statistics(p, style, core)
+        if opts.normalization == "balanced":
             # each layer's E_l in units of the photo's own distance from the painting at that layer
-            style = style.with_weights({n: w / max(float(style.with_weights({n: 1.0})(photo, self.p)), 1e-12)
-                                        for n, w in style.layer_weights.items()})
-        self.layer_weights = style.layer_weights
-        self.criterion: Criterion = [(ContentTerm(self.P, opts.normalization), opts.content_weight),
-                                     (style, opts.style_weight)]
+            distance = style.layer_losses(photo)
+            style = style.with_weights({n: w / max(distance[n], 1e-12) for n, w in style.layer_weights.items()})
+        criterion: list = [(ContentTerm(P, opts.normalization), opts.content_weight), (style, opts.style_weight)]
         if opts.tv_weight:
-            self.criterion.append((TVTerm(), opts.tv_weight))
+            criterion.append((TVTerm(), opts.tv_weight))
         if size == opts.size:
-            self.criterion.extend(self.terms)
+            criterion.extend(self.terms)
+        index = self.scale_sizes().index(size)
+        self.scale = Scale(index, size, content_image, style_images, p_rgb, p, to_tensor(style_images[0]).to(
+            self.device), tuple(criterion), core)
+        return self.scale
 
-    def _style_term(self) -> StyleTerm:
+    def _gram_targets(self, a: torch.Tensor, core: int | None) -> dict[str, torch.Tensor]:
+        """A painting's Gram matrices per position at the style layers, whole or added up tile by tile."""
+        layers = self.options.style_layers
+        total = None
+        for piece, feats in responses(self.features, a, layers, core):
+            s = statistics([(StyleTerm({}, dict.fromkeys(layers, 1.0)), 1.0)], feats, piece.window(a), piece)[0]
+            total = s if total is None else add(total, s)
+        return per_position(total)
+
+    def _photo_statistics(self, p: torch.Tensor, style: StyleTerm, core: int | None) -> tuple[dict, dict]:
+        """One pass of the photo: its responses P at the content layers (kept whole, so that a tile cuts its target)
+        and, for the balanced weights, the style term's statistics of the photo."""
+        opts = self.options
+        balanced = opts.normalization == "balanced"
+        layers = tuple(dict.fromkeys(opts.content_layers + (opts.style_layers if balanced else ())))
+        P: dict[str, torch.Tensor] = {}
+        total = None
+        for piece, feats in responses(self.features, p, layers, core):
+            assemble(P, piece, {n: feats[n] for n in opts.content_layers}, *p.shape[-2:])
+            if balanced:
+                s = detached(statistics([(style, 1.0)], feats, piece.window(p), piece)[0])
+                total = s if total is None else add(total, s)
+        return P, total or {}
+
+    def _style_term(self, A: dict, regions: list[dict], content_image: Image.Image) -> StyleTerm:
         if self._mask_source is None:
-            return StyleTerm(self.A, self.options.layer_weights())
-        m = to_tensor(self._mask_source.resize(self.content_image.size, Image.Resampling.BILINEAR))
+            return StyleTerm(A, self.options.layer_weights())
+        m = to_tensor(self._mask_source.resize(content_image.size, Image.Resampling.BILINEAR))
         m = m[:, :1].to(self.device)
-        masks = [m, 1 - m][: len(self.A_regions)]
-        return GuidedStyleTerm(self.A_regions, self.options.layer_weights(), masks)
+        return GuidedStyleTerm(regions, self.options.layer_weights(), [m, 1 - m][: len(regions)])
 
     def render(self, x: torch.Tensor) -> Image.Image:
         """x as the picture the user gets (colour control's step after the transfer)."""
-        return to_image(self.color.picture(x, self.p_rgb))
+        return to_image(self.color.picture(x, self.scale.p_rgb))
 
-    def initial_image(self) -> torch.Tensor:
-        opts = self.options
+    def initial_image(self, scale: Scale | None = None) -> torch.Tensor:
+        opts, sc = self.options, scale or self.scale
         if opts.init == "noise":
             gen = torch.Generator().manual_seed(opts.seed)
-            x = 0.5 + NOISE_STD * torch.randn(self.p.shape, generator=gen)
+            x = 0.5 + NOISE_STD * torch.randn(sc.p.shape, generator=gen)
         elif opts.init == "content":
-            x = self.p.clone()
+            x = sc.p.clone()
         elif opts.init == "palette":
-            x = self.color.palette(self.p, self.a)  # a start from the photo itself keeps the photo's palette
+            x = self.color.palette(sc.p, sc.a)  # a start from the photo itself keeps the photo's palette
         else:
-            img = self.style_image if opts.init == "style" else self._init_source
-            x = to_tensor(img.resize(self.content_image.size, Image.Resampling.LANCZOS))
+            img = sc.style_images[0] if opts.init == "style" else self._init_source
+            x = to_tensor(img.resize(sc.content_image.size, Image.Resampling.LANCZOS))
         return x.to(self.device)
 
     def losses(self, x: torch.Tensor, full: bool = False) -> tuple[torch.Tensor, Losses]:
-        """The criterion at x, with the parts as floats.
+        """The criterion of the current scale at a whole image x, with the parts as floats.
 
-        A term whose weight is 0 is skipped (so a content-only run at conv2_1 stops the network there)
-        unless `full` asks for every part, as the final evaluation does.
+        A term whose weight is 0 is skipped (so a content-only run at conv2_1 stops the network there) unless
+        `full` asks for every part, as the final evaluation does.
         """
-        terms = active(self.criterion, full)
-        layers = dict.fromkeys(layer for term, _ in terms for layer in term.layers)
-        feats = {}
-        if layers:
-            with autocast(self.precision, self.device):
-                feats = self.net(x, layers, checkpoint=needs_checkpointing(x.shape[-1] * x.shape[-2]))
-        return evaluate(terms, feats, x)
+        terms = active(list(self.scale.criterion), full)
+        layers = layers_of(terms)
+        return evaluate(terms, self.features(x, layers) if layers else {}, x)
 
     @torch.no_grad()
     def evaluate(self, image: ImageLike) -> Losses:
-        """The losses of a finished image (e.g. as saved: clamped and quantised), at the content's size."""
+        """The losses of a finished image (e.g. as saved: clamped and quantised) at --size, tiled if that scale is."""
+        sc = self.prepare(self.options.size)
         img = load_image(image, "image", self.options.max_pixels)
-        if img.size != self.content_image.size:
-            img = img.resize(self.content_image.size, Image.Resampling.LANCZOS)
+        if img.size != sc.content_image.size:
+            img = img.resize(sc.content_image.size, Image.Resampling.LANCZOS)
         x = self.color.photo(to_tensor(img).to(self.device))
-        return self.tiled.losses(x) if self.tiled is not None else self.losses(x, full=True)[1]
+        if sc.core is None:
+            return self.losses(x, full=True)[1]
+        terms = active(list(sc.criterion), True)
+        return score(terms, measure(self.features, terms, x, sc.core), x.device)[1]
 
     def iterate(self, resume: Progress | None = None) -> Iterator[Iterate]:
-        """Optimise x scale by scale (at most options.iterations each, fewer by --tol), yielding each iteration;
-        leave the loop to stop. `resume` continues a run from its checkpointed Progress.
+        """Optimise x scale by scale (at most options.iterations each, fewer by --tol; tile visits on a tiled
+        scale), yielding each step; leave the loop to stop. `resume` continues a run from its checkpointed Progress.
 
-        With several scales, each starts from the previous result upsampled: the large structures are
-        settled at low resolution, where an iteration costs a fraction, and the fine scale only refines.
+        With several scales, each starts from the previous result upsampled: the large structures are settled at
+        low resolution, where an iteration costs a fraction, and the fine scale only refines.
         """
-        opts, sizes = self.options, self.scale_sizes()
+        sizes = self.scale_sizes()
         st = self.progress = resume or Progress()
         start = time.perf_counter() - st.seconds
-        total = sum(self._steps(s) for s in sizes)
+        planned = [self.planned_steps(s) for s in sizes]
         while st.scale < len(sizes):
-            self.prepare(sizes[st.scale])
+            sc = self.prepare(sizes[st.scale])
             if st.x is None:
-                st.x = self.initial_image()
-            elif st.x.shape[-2:] != self.p.shape[-2:]:
-                st.x = self.upsample(st.x)
-            if self.tiled is not None:  # tile visits instead of iterations over the whole
-                for parts in self.tiled.passes(st):
+                st.x = self.initial_image(sc)
+            elif st.x.shape[-2:] != sc.p.shape[-2:]:
+                st.x = self.upsample(st.x, sc)
+            with contextlib.closing(self._steps(sc, st)) as steps:
+                for step in steps:
                     st.seconds = time.perf_counter() - start
-                    yield Iterate(st.done + st.iteration, total, st.seconds, parts, st.x, st.scale, self.render)
-                st.done += st.iteration
-                st.scale, st.iteration, st.optimizer, st.loss_scale, st.history = st.scale + 1, 0, None, None, []
-                continue
-            # an upsampled start is already close: a full first step there undid the coarse scale's work
-            first = LBFGS_FIRST_STEP if st.scale == 0 else LBFGS_FIRST_STEP * LATER_SCALE_STEP
-            steps = optimise(lambda x: self.losses(x), st, iterations=opts.iterations, tol=opts.tol,
-                             optimizer=opts.optimizer, lr=opts.lr, first_step=first)
-            with contextlib.closing(steps):
-                for parts in steps:
-                    st.seconds = time.perf_counter() - start
-                    yield Iterate(st.done + st.iteration, total, st.seconds, parts, st.x, st.scale, self.render)
+                    this = st.iteration if step.ended else planned[st.scale]
+                    if step.ended:
+                        self.ended[st.scale] = step.ended
+                    yield Iterate(st.done + st.iteration, st.done + this + sum(planned[st.scale + 1:]), st.seconds,
+                                  step.losses, st.x, st.scale, self.render, step.ended, step.tile)
             st.done += st.iteration
             st.scale, st.iteration, st.optimizer, st.loss_scale, st.history = st.scale + 1, 0, None, None, []
 
-    def _steps(self, size: int) -> int:
-        """What a scale counts: iterations, or tile visits when it is tiled."""
-        core = self.cores.get(size)
-        if not core:
-            return self.options.iterations
-        w, h = resize_dims(self._content_source.size, size)
+    def _steps(self, sc: Scale, st: Progress) -> Iterator[Step]:
+        """A scale's steps: L-BFGS (or Adam) iterations over the whole image, or tile visits."""
         opts = self.options
+        if sc.core is not None:
+            return Tiled(self.features, active(list(sc.criterion)), sc.core, opts.tile_passes, opts.tile_iterations,
+                         opts.seed, sc.index, opts.optimizer, opts.lr).run(st)
+        # an upsampled start is already close: a full first step there undid the coarse scale's work
+        first = LBFGS_FIRST_STEP if sc.index == 0 else LBFGS_FIRST_STEP * LATER_SCALE_STEP
+        return optimise(lambda x: self.losses(x), st, iterations=opts.iterations, tol=opts.tol,
+                        optimizer=opts.optimizer, lr=opts.lr, first_step=first)
+
+    def planned_steps(self, size: int) -> int:
+        """What a scale counts at most: iterations, or tile visits when it is tiled."""
+        core, opts = self.plan[size], self.options
+        if core is None:
+            return opts.iterations
+        w, h = resize_dims(self._content_source.size, size)
         return sum(map(len, pass_grids(h, w, core, opts.tile_passes, opts.seed, self.scale_sizes().index(size))))
+
+    def describe(self) -> list[dict]:
+        """The scales as planned and as run, for the report: size, whether tiled and how, why each ended."""
+        out = []
+        for k, s in enumerate(self.scale_sizes()):
+            w, h = resize_dims(self._content_source.size, s)
+            core, opts = self.plan[s], self.options
+            tiles = None if core is None else {"core": core, "margin": MARGIN, "band": BAND, "passes": opts.tile_passes,
+                                               "iterations_per_tile": opts.tile_iterations,
+                                               "visits": self.planned_steps(s)}
+            out.append({"size": s, "width": w, "height": h, "tiles": tiles, "ended": self.ended.get(k)})
+        return out
 
     def run(self, callback: Callback | None = None, resume: Progress | None = None) -> torch.Tensor:
         """Run `iterate` to the end, or until the callback returns True; return x."""
@@ -247,23 +322,19 @@ class StyleTransfer:
     @torch.no_grad()
     def at_full_size(self, x: torch.Tensor) -> torch.Tensor:
         """x of a run stopped at a coarser scale, brought to --size (the size the user asked for)."""
-        if self.content_image.size == resize_dims(self._content_source.size, self.options.size):
+        if tuple(x.shape[-2:]) == tuple(reversed(resize_dims(self._content_source.size, self.options.size))):
             return x
-        self.prepare(self.options.size)
-        return self.upsample(x)
+        return self.upsample(x, self.prepare(self.options.size))
 
-    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+    def upsample(self, x: torch.Tensor, sc: Scale) -> torch.Tensor:
         """The previous scale's result at this scale, with the photo's detail that the coarse scale could not
         hold added back (a Laplacian-pyramid band): a plain upsampling is blurred, which costs the fine style
         layers so much that L-BFGS spent its first ~15 iterations at each scale undoing it."""
-        size = self.p.shape[-2:]
+        size = sc.p.shape[-2:]
         up = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
-        low = F.interpolate(F.interpolate(self.p, size=x.shape[-2:], mode="area"), size=size, mode="bicubic",
+        low = F.interpolate(F.interpolate(sc.p, size=x.shape[-2:], mode="area"), size=size, mode="bicubic",
                             align_corners=False)
-        return (up + (self.p - low)).clamp_(0, 1)
-
-    def _converged(self, history: list[float]) -> bool:
-        return converged(history, self.options.tol)
+        return (up + (sc.p - low)).clamp_(0, 1)
 
 
 def _check_sizes(content: Image.Image, styles: list[Image.Image], opts: Options) -> None:

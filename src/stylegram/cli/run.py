@@ -10,7 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..job import Job, load_checkpoint
+from ..job import Job, Result, load_checkpoint
 from ..options import Options, Outputs
 from ..transfer import Iterate
 from ..version import __version__
@@ -73,7 +73,7 @@ def _on_signal(signum: int) -> None:
           file=sys.stderr, flush=True)
 
 
-def run_job(job: Job, quiet: bool = False, resume: Any = None) -> dict[str, Any]:
+def run_job(job: Job, quiet: bool = False, resume: Any = None) -> Result:
     """Run a job in the terminal: the bar appears with the first iteration, after Job.run's checks."""
     bar = ProgressBar(job, quiet)
     try:
@@ -82,14 +82,14 @@ def run_job(job: Job, quiet: bool = False, resume: Any = None) -> dict[str, Any]
         bar.close()
 
 
-def finish(data: dict[str, Any]) -> int:
+def finish(result: Result) -> int:
     """Tell the user how a run ended; the exit status."""
-    if "interrupted" in data:
-        how = (f" and {data['checkpoint']}; continue with: {PROG} --resume {shlex.quote(data['checkpoint'])}"
-               if "checkpoint" in data else "")
-        print(f"{PROG}: {data['interrupted']}: saved {data['output']}{how}", file=sys.stderr)
-        return int(data["exit_status"])
-    print(f"wrote {data['output']} ({data['seconds']:.1f} s)")
+    if result.interrupted:
+        how = (f" and {result.checkpoint}; continue with: {PROG} --resume {shlex.quote(result.checkpoint)}"
+               if result.checkpoint else "")
+        print(f"{PROG}: {result.interrupted}: saved {result.output}{how}", file=sys.stderr)
+        return result.exit_status
+    print(f"wrote {result.output} ({result.seconds:.1f} s)")
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..choices import VIDEO_OUT
 from ..errors import StylegramError
 from ..files import check_writable
 from ..images import load_image, save_image
@@ -31,7 +32,7 @@ def _range(text: str) -> tuple[int, int | None]:
 
 def main(argv: Sequence[str]) -> int:
     from ..video import TEMPORAL_WEIGHT, stylize_frames  # the video extra (OpenCV) only when used
-    from ..videoio import VIDEO_OUT, has_audio, read_frames, write_video
+    from ..videoio import has_audio, read_frames, write_video
 
     p = Parser(prog=f"{PROG} video", description="Paint a video (or a folder of frames) in the style of a painting; "
                "each frame starts from the previous one warped by the optical flow (Ruder et al. 2016).")

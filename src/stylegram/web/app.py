@@ -22,9 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.datastructures import UploadFile
 
+from ..choices import INITS
 from ..errors import StylegramError
 from ..images import load_image, save_image
-from ..options import INITS, Options, default_text, flag
+from ..options import Options, default_text, flag
 from ..samples import procedural_painting, sample_photo
 from .queue import ID_PATTERN, JobQueue, WebJob, new_id
 

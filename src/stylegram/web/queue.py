@@ -195,10 +195,10 @@ class JobQueue:
             return job.stop_requested
 
         try:
-            data = Job(content, styles, str(job.dir / "result.png"), options,
-                       Outputs(report=str(job.dir / "report.json"))).run(on_iterate)
-            job.state = "stopped" if job.stop_requested or "interrupted" in data else "done"
-            if "interrupted" in data:  # Ctrl-C or SIGTERM reached the job (worker in the main thread): leave
+            result = Job(content, styles, str(job.dir / "result.png"), options,
+                         Outputs(report=str(job.dir / "report.json"))).run(on_iterate)
+            job.state = "stopped" if job.stop_requested or result.interrupted else "done"
+            if result.interrupted:  # Ctrl-C or SIGTERM reached the job (worker in the main thread): leave
                 with self.lock:
                     self.closing = True
         except Exception as e:  # a failed job must not take the server down; it says why on the page
