@@ -21,8 +21,9 @@ from pathlib import Path
 from common import machine, save, table  # type: ignore[import-not-found]
 
 from stylegram import Options
-from stylegram.batch import plan, run_batch
-from stylegram.pool import LocalPool, RayPool
+from stylegram.batch.items import plan
+from stylegram.batch.pool import LocalPool, RayPool
+from stylegram.batch.run import run_batch
 from stylegram.samples import procedural_painting, sample_clip
 
 

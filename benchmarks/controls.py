@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from stylegram import Options, StyleTransfer
-from stylegram.figures import grid_figure
+from stylegram.paper.figures import grid_figure
 from stylegram.samples import procedural_painting, sample_photo
 
 

@@ -20,7 +20,8 @@ from PIL import Image
 
 from stylegram import Options
 from stylegram.samples import procedural_painting, sample_clip
-from stylegram.video import TEMPORAL_WEIGHT, flicker, stylize_frames
+from stylegram.video import TEMPORAL_WEIGHT
+from stylegram.video.frames import flicker, stylize_frames
 
 
 def run(frames: list[Image.Image], style: Image.Image, size: int, weight: float) -> dict:

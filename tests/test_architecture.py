@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,56 @@ def test_the_cycle_finder_finds_cycles() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"p": {"p.x"}, "p.x": {"q"}, "q": set()}) is None  # a package importing its submodule
     assert find_cycle({"p.x": {"p"}, "p": {"p.y"}, "p.y": {"p.x"}}) is not None
+
+
+SHELLS, FEATURES = ("cli", "web"), ("video", "batch", "paper")
+
+
+def _layer(module: str) -> str:
+    """shell, feature (with its package) or engine: the layers of docs/architecture.md."""
+    part = module.split(".")[1] if "." in module else ""
+    return "shell" if part in SHELLS else f"feature {part}" if part in FEATURES else "engine"
+
+
+def test_the_engine_imports_no_feature_or_shell_and_features_no_shell_or_other_feature() -> None:
+    for module, imports in _graph().items():
+        layer = _layer(module)
+        for dep in imports:
+            dep_layer = _layer(dep)
+            if layer == "engine":
+                assert dep_layer == "engine", f"{module} (engine) imports {dep} ({dep_layer})"
+            elif layer.startswith("feature"):
+                assert dep_layer in ("engine", layer), f"{module} ({layer}) imports {dep} ({dep_layer})"
+
+
+def test_no_module_touches_another_objects_private_names() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                assert isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"), \
+                    f"{path.name}:{node.lineno} reads {ast.unparse(node)}"
+            if isinstance(node, ast.ImportFrom) and node.module and "stylegram" in (node.module or "") or \
+                    isinstance(node, ast.ImportFrom) and node.level:
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                assert not private, f"{path.name}:{node.lineno} imports {private}"
+
+
+def test_functions_and_classes_stay_small() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 400, f"{path.name} is over 400 lines"
+        for node in ast.walk(ast.parse(path.read_text())):
+            size = getattr(node, "end_lineno", 0) - getattr(node, "lineno", 0) + 1
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert size <= 60, f"{path.name}: {node.name} is {size} lines (at most 60)"
+            if isinstance(node, ast.ClassDef):
+                assert size <= 200, f"{path.name}: class {node.name} is {size} lines (at most 200)"
+
+
+def test_parsing_options_loads_no_torch() -> None:
+    code = ("import sys; import stylegram.options as o; o.parse_fields({'size': '64', 'init': 'noise'}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PIL', 'numpy')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
 def test_nothing_below_the_shells_prints() -> None:

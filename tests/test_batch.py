@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from stylegram import Options
-from stylegram.batch import MANIFEST, Manifest, plan, run_batch
+from stylegram.batch.items import MANIFEST, Manifest, plan
+from stylegram.batch.pool import LocalPool, split
+from stylegram.batch.run import run_batch
 from stylegram.cli import main
 from stylegram.errors import StylegramError
-from stylegram.pool import LocalPool, split
 
 from .conftest import make_photo
 
@@ -121,16 +122,18 @@ def test_batch_input_errors_are_one_line_and_write_nothing(inputs: Path, tmp_pat
 
 
 class KillingPool(LocalPool):
-    """Kills the worker painting the first item, once, a moment after it started."""
+    """Kills the worker painting the first item, once, as soon as it says it has begun the item."""
 
     killed: int | None = None
 
-    def submit(self, ticket: int, job: dict) -> None:
-        super().submit(ticket, job)
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.on_started = self.kill_first
+
+    def kill_first(self, ticket: int, pid: int) -> None:
         if self.killed is None:
-            time.sleep(1.0)
-            self.killed = self.pid_of(ticket)
-            os.kill(self.killed, signal.SIGKILL)
+            self.killed = pid
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_killed_worker_costs_one_retry(inputs: Path, tmp_path: Path) -> None:

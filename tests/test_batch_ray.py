@@ -13,7 +13,7 @@ from PIL import Image
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
-from stylegram.batch import MANIFEST, Manifest  # noqa: E402
+from stylegram.batch.items import MANIFEST, Manifest  # noqa: E402
 from stylegram.cli import main  # noqa: E402
 
 from .test_batch import TINY  # noqa: E402
@@ -56,8 +56,7 @@ def _kill_first_painting_worker(killed: list[int], stop: threading.Event) -> Non
     """Wait until a Ray worker is inside Painter.paint (its process title says so), then SIGKILL it."""
     while not stop.is_set():
         for proc in psutil.process_iter(["cmdline"]):
-            if "ray::Painter.paint" in " ".join(proc.info["cmdline"] or []):
-                time.sleep(0.5)  # well inside the item
+            if "ray::Painter.paint" in " ".join(proc.info["cmdline"] or []):  # the item has begun: kill it now
                 proc.kill()
                 killed.append(proc.pid)
                 return

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from stylegram import Options
+from stylegram.cli import main
 
 from .conftest import ROOT, run_cli
 
@@ -77,18 +78,26 @@ BAD = [
 
 
 @pytest.mark.parametrize("args,words", BAD)
-def test_bad_input_one_line_exit_2_nothing_written(images, tmp_path: Path, args, words) -> None:
+def test_bad_input_one_line_exit_2_nothing_written(images, tmp_path: Path, capsys, args, words) -> None:
     content, style = images
     notimage = tmp_path / "notes.jpg"
     notimage.write_text("hello")
     out = tmp_path / "never.png"
     argv = [a.format(content=content, style=style, notimage=notimage) for a in args]
-    r = run_cli(*argv[:2], "-o", str(out), *TINY, *argv[2:])  # the bad flag last: it wins
-    assert r.returncode == 2
-    assert "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert words in r.stderr
+    assert main([*argv[:2], "-o", str(out), *TINY, *argv[2:]]) == 2  # the bad flag last: it wins
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args,words", [BAD[0], BAD[6], BAD[12]])
+def test_bad_input_as_a_process_is_one_line_and_no_traceback(images, tmp_path: Path, args, words) -> None:
+    content, style = images
+    out = tmp_path / "never.png"
+    r = run_cli(*[a.format(content=content, style=style) for a in args[:2]], "-o", str(out), *TINY,
+                *args[2:])
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert words in r.stderr and not out.exists()
 
 
 def test_output_equal_to_input_is_refused_and_input_untouched(images) -> None:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -21,23 +20,24 @@ from .conftest import ROOT, make_painting, make_photo
 RUN = ["--size", "32", "--iterations", "40", "--tol", "0", "--print-every", "1", "--quiet"]
 
 
-def _start(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "stylegram", *args], stdout=subprocess.PIPE,
+def start_paused(*args: str, **pause: str) -> subprocess.Popen:
+    """The command line, paused (tests/paused.py) at a step until the test's signal has arrived."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{f"STYLEGRAM_PAUSE_{k.upper()}": v for k, v in pause.items()}}
+    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "paused.py"), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 
 
-def _interrupt_after(proc: subprocess.Popen, marker: str, sig: int) -> tuple[str, str]:
-    """Send `sig` once stdout shows `marker`; return (stdout, stderr) after it exits."""
+def interrupt_at_pause(proc: subprocess.Popen, sig: int) -> tuple[str, str]:
+    """Send `sig` once the run says it is paused; return (stdout, stderr) after it exits."""
     seen = ""
-    deadline = time.time() + 120
-    while marker not in seen and time.time() < deadline:
+    while "paused" not in seen:
         line = proc.stdout.readline()
         if not line:
-            break
+            out, err = proc.communicate(timeout=300)
+            raise AssertionError(f"the run ended before it paused: {seen + out}{err}")
         seen += line
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=300)
     return seen + out, err
 
 
@@ -45,8 +45,8 @@ def _interrupt_after(proc: subprocess.Popen, marker: str, sig: int) -> tuple[str
 def test_signal_saves_image_report_checkpoint_and_resume_is_byte_identical(images, tmp_path, sig, status) -> None:
     content, style = images
     out, report = tmp_path / "o.png", tmp_path / "r.json"
-    proc = _start(str(content), str(style), "-o", str(out), "--report", str(report), *RUN)
-    _, err = _interrupt_after(proc, "iteration 5/", sig)
+    proc = start_paused(str(content), str(style), "-o", str(out), "--report", str(report), *RUN, at="5")
+    _, err = interrupt_at_pause(proc, sig)
     assert proc.returncode == status, err
     ckpt = tmp_path / "o.ckpt"
     assert out.exists() and ckpt.exists() and "Traceback" not in err

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stylegram.reproduce import CALIBRATION, PAPER_RATIOS, reproduce
+from stylegram.paper.reproduce import CALIBRATION, PAPER_RATIOS, reproduce
 
 from .conftest import make_painting, make_photo, run_cli
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 pytest.importorskip("fastapi", reason="the web extra (pip install -e '.[web]')")
 import httpx  # noqa: E402
@@ -113,12 +114,22 @@ def test_bad_uploads_are_4xx_and_the_server_goes_on(client, data, content, style
     ("size", "0", "--size must be"), ("size", "abc", "expected an integer"), ("iterations", "-1", "--iterations"),
     ("style_weight", "nan", "--style-weight"), ("tol", "1", "--tol"), ("pooling", "median", "--pooling"),
     ("init", "/etc/passwd", "--init must be one of"), ("style_layers", "conv9_9", "unknown layer"),
-    ("scales", "64,32", "--scales"),
-])
+    ("scales", "64,32", "--scales"), ("weights", "/etc/passwd", "unknown option"),
+    ("brush", "3", "unknown option 'brush'"), ("size", "100000", "--size 100000"),
+    ("max_memory", "1K", "no --size fits"),
+] + ([] if torch.cuda.is_available() else [("device", "cuda", "no CUDA device")]))
 def test_bad_options_name_their_field_as_the_cli_does(client, name, value, words) -> None:
     r = submit(client, {"demo": "1", name: value})
-    assert r.status_code == 422 and words in r.json()["error"]
+    assert r.status_code == 422 and words in r.json()["error"], r.json()
     assert words in r.json()["fields"].get(name, ""), r.json()
+    assert client.get("/api/jobs").json() == []  # refused at once, not when the job reaches the queue's front
+
+
+def test_every_bad_field_is_named_at_once_and_the_flag_spelling_is_understood(client) -> None:
+    r = submit(client, {"demo": "1", "size": "abc", "tol": "2", "pooling": "median"})
+    assert r.status_code == 422 and set(r.json()["fields"]) == {"size", "tol", "pooling"}
+    job = submit(client, {"demo": "1", "style-weight": "50", "--iterations": "2"}).json()
+    assert job["options"]["style_weight"] == 50 and job["options"]["iterations"] == 2
 
 
 def test_too_large_uploads_are_refused(client, monkeypatch) -> None:
@@ -131,7 +142,7 @@ def test_too_large_uploads_are_refused(client, monkeypatch) -> None:
 
 
 def test_queue_positions_cancel_and_stop(client) -> None:
-    slow = {"demo": "1", "size": "64", "iterations": "400", "tol": "0"}
+    slow = {"demo": "1", "size": "64", "iterations": "100000", "tol": "0"}  # they end only when stopped
     first = submit(client, slow).json()
     second, third = submit(client, slow).json(), submit(client, slow).json()
     wait(client, first["id"], states=("running",))
@@ -145,7 +156,7 @@ def test_queue_positions_cancel_and_stop(client) -> None:
     assert client.post(f"/api/jobs/{first['id']}/stop").status_code == 200
     stopped = wait(client, first["id"])
     assert stopped["state"] == "stopped" and stopped["result"]  # Stop keeps the current image
-    assert stopped["progress"]["iteration"] < 400 * 3
+    assert stopped["progress"]["iteration"] < 100000
     client.post(f"/api/jobs/{wait(client, second['id'], states=('running',))['id']}/stop")
     assert wait(client, second["id"])["state"] == "stopped"
 
@@ -195,9 +206,10 @@ def test_ten_clients_poll_while_a_job_runs(server) -> None:
     seen: list[list[int]] = [[] for _ in range(10)]
     errors: list[str] = []
 
-    def poll(k: int) -> None:
-        with httpx.Client(base_url=url, timeout=30) as c:
-            for _ in range(200):
+    def poll(k: int) -> None:  # until the job is done, however long the machine takes (bounded: 300 s)
+        end = time.monotonic() + 300
+        with httpx.Client(base_url=url, timeout=60) as c:
+            while time.monotonic() < end:
                 r = c.get(f"/api/jobs/{job['id']}")
                 if r.status_code != 200:
                     errors.append(r.text)
@@ -206,6 +218,7 @@ def test_ten_clients_poll_while_a_job_runs(server) -> None:
                 if r.json()["state"] == "done":
                     return
                 time.sleep(0.05)
+            errors.append(f"client {k}: the job was not done within 300 s")
 
     threads = [threading.Thread(target=poll, args=(k,)) for k in range(10)]
     for t in threads:
@@ -215,15 +228,16 @@ def test_ten_clients_poll_while_a_job_runs(server) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert events[-1]["state"] == "done" and len({e["progress"].get("iteration") for e in events}) > 5
-    assert all(s == sorted(s) and s[-1] > 0 for s in seen)  # each client saw the run advance
+    steps = [e["progress"].get("iteration", 0) for e in events]
+    assert events[-1]["state"] == "done" and steps == sorted(steps) and steps[-1] == 90  # up only, to the end
+    assert all(s == sorted(s) and s[-1] == 90 for s in seen)  # each client saw the run advance to its end
     assert httpx.get(f"{url}/api/jobs/{job['id']}/files/result.png").status_code == 200
 
 
 def test_ctrl_c_stops_the_running_job_and_saves_it(server) -> None:
     proc, url, out = server
     job = httpx.post(f"{url}/api/jobs", timeout=30,
-                     data={"demo": "1", "size": "96", "iterations": "500", "tol": "0"}).json()
+                     data={"demo": "1", "size": "96", "iterations": "100000", "tol": "0"}).json()  # ends if stopped
     while not httpx.get(f"{url}/api/jobs/{job['id']}", timeout=30).json()["progress"].get("iteration"):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)

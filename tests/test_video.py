@@ -3,16 +3,18 @@ criterion entry, and less flicker than frame-by-frame on the synthetic clip."""
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 import torch
 
 pytest.importorskip("cv2", reason="the video extra (pip install -e '.[video]')")
 from stylegram import Options, StyleTransfer  # noqa: E402
-from stylegram.flow import optical_flow, reliable, warp  # noqa: E402
 from stylegram.losses import TemporalTerm  # noqa: E402
 from stylegram.samples import sample_clip  # noqa: E402
-from stylegram.video import flicker, stylize_frames  # noqa: E402
+from stylegram.video.flow import optical_flow, reliable, warp  # noqa: E402
+from stylegram.video.frames import flicker, stylize_frames  # noqa: E402
 
 from .conftest import make_painting, make_photo  # noqa: E402
 
@@ -159,26 +161,21 @@ def test_bad_video_input_is_one_line(tmp_path, capsys, case, words) -> None:
 
 
 def test_ctrl_c_keeps_the_frames_and_resume_finishes(tmp_path) -> None:
-    import os
-    import signal
     import subprocess
     import sys
-    import time
 
     from .conftest import ROOT
+    from .test_interrupt import interrupt_at_pause, start_paused
 
     folder = tmp_path / "frames"
-    cmd = [sys.executable, "-m", "stylegram", "video", "--demo", "-o", str(folder), "--size", "48", "--frames", "0:3",
-           "--iterations", "40", "--tol", "0", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ})
-    end = time.time() + 120
-    while not (folder / "frame_00001.png").exists() and time.time() < end:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=120)[1]
+    args = ["video", "--demo", "-o", str(folder), "--size", "48", "--frames", "0:3", "--iterations", "40", "--tol", "0",
+            "--quiet"]
+    proc = start_paused(*args, when=str(folder / "frame_00001.png"))  # paused in the second frame, the first written
+    err = interrupt_at_pause(proc, signal.SIGINT)[1]
     assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
     kept = sorted(p.name for p in folder.iterdir())
     assert 1 <= len(kept) < 3
-    done = subprocess.run([*cmd, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "stylegram", *args, "--resume"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in folder.iterdir()) == [f"frame_{k:05d}.png" for k in (1, 2, 3)]

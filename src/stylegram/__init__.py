@@ -9,13 +9,23 @@ import os
 # THP_MEM_ALLOC_ENABLE=0.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
+import importlib
+from typing import Any
+
 from .errors import StylegramError
-from .images import load_image, save_image
-from .job import Job
-from .losses import Losses
 from .options import Options, Outputs
-from .transfer import Iterate, StyleTransfer, stylize
 from .version import __version__
+
+# The engine (torch) loads on first use, so parsing options or reading the version costs no torch import.
+LAZY = {"Iterate": "transfer", "StyleTransfer": "transfer", "stylize": "transfer", "Job": "job", "Result": "job",
+        "Losses": "losses", "load_image": "images", "save_image": "images"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        return getattr(importlib.import_module(f".{LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'stylegram' has no attribute {name!r}")
+
 
 __all__ = [
     "Iterate",
@@ -23,6 +33,7 @@ __all__ = [
     "Losses",
     "Options",
     "Outputs",
+    "Result",
     "StyleTransfer",
     "StylegramError",
     "__version__",

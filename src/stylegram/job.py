@@ -26,7 +26,7 @@ from .images import ImageLike, output_format, save_image
 from .losses import Losses
 from .optimize import NonFiniteLoss, Progress
 from .options import Options, Outputs
-from .transfer import Iterate, StyleTransfer
+from .transfer import Iterate, StyleTransfer, describe
 from .version import __version__
 
 CHECKPOINT_FORMAT = "stylegram-checkpoint-1"
@@ -132,7 +132,7 @@ class Job:
         return {
             "options": self.options.to_dict(), "content": _describe(self.content),
             "style": [_describe(s) for s in self.style], "output": str(path),
-            "size": list(transfer.scale.content_image.size), "scales": transfer.describe(), "trace": self.trace,
+            "size": list(transfer.scale.content_image.size), "scales": describe(transfer), "trace": self.trace,
             "final": _rounded(final.as_dict()), "seconds": round(time.perf_counter() - t0, 3),
             "device": str(transfer.device), "precision": transfer.precision, "threads": torch.get_num_threads(),
             "versions": versions(),

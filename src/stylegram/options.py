@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .choices import (
     DEFAULT_CONTENT_LAYERS,
@@ -331,9 +332,92 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def default_text(f: dataclasses.Field) -> str:
-    """A field's default as help and forms show it ("" for None: its help says what None means)."""
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+def default_text(f: dataclasses.Field, base: Any = None) -> str:
+    """A field's default (or `base`'s value) as help and forms show it ("" for None: its help says what None
+    means)."""
+    if base is not None:
+        default = getattr(base, f.name)
+    else:
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
     if default is None:
         return ""
     return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+
+
+class OptionErrors(StylegramError):
+    """Bad settings, every one found: `fields` maps each field's name to its message (the first is the text)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(next(iter(fields.values())))
+        self.fields = fields
+
+
+def field_name(key: str) -> str:
+    """A field's name however it is written: style_weight, style-weight or --style-weight."""
+    return key.strip().lstrip("-").replace("-", "_")
+
+
+def named_field(message: str) -> str:
+    """The field a message is about, from the flag it names first ("" if none)."""
+    m = re.search(r"--([a-z][a-z0-9-]*)", message)
+    return field_name(m.group(1)) if m else ""
+
+
+T = TypeVar("T", "Options", "Outputs")
+
+
+def build(cls: type[T], values: dict[str, Any], base: T | None = None) -> T:
+    """An instance from parsed values over `base` (default: the class's defaults). Every bad value is found, not
+    only the first: each is tried alone on the base, then all together. A --scales list alone sets the size."""
+    values = dict(values)
+    if cls is Options and isinstance(values.get("scales"), tuple) and "size" not in values:
+        values["size"] = values["scales"][-1]  # --scales 128,256,512 alone: the last is the size
+    base = base if base is not None else cls()
+    errors: dict[str, str] = {}
+    for name, value in values.items():
+        try:
+            alone = {name: value, **({"size": values.get("size", base.size)} if name == "scales" else {})}
+            dataclasses.replace(base, **alone)
+        except StylegramError as e:
+            errors[name] = str(e)
+    if errors:
+        raise OptionErrors(errors)
+    try:
+        return dataclasses.replace(base, **values)
+    except StylegramError as e:
+        raise OptionErrors({named_field(str(e)): str(e)}) from None
+
+
+def parse_fields(texts: Mapping[str, Any], base: T | None = None, cls: type[T] | None = None,
+                 hidden: Sequence[str] = (), choices: Mapping[str, Sequence[str]] | None = None) -> T:
+    """The one parser from text to settings, for every shell (a form's fields, a CSV row's columns): each value by
+    its field's own parser and choices, then `build`. An empty value keeps the base's; an unknown name, or one in
+    `hidden` (a setting the shell does not offer), is refused naming it; `choices` narrows a field's (a page offers
+    no --init PATH). Raises OptionErrors with every problem."""
+    cls = cls or (type(base) if base is not None else Options)  # type: ignore[assignment]
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in hidden}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, text in texts.items():
+        name = field_name(str(key))
+        if name not in fields:
+            errors[name or str(key)] = f"unknown option {key!r}"
+            continue
+        if text is None or str(text).strip() == "":
+            continue
+        meta = fields[name].metadata
+        try:
+            values[name] = meta["parse"](str(text).strip())
+        except ValueError as e:
+            errors[name] = f"{flag(name)}: {e}"
+            continue
+        allowed = (choices or {}).get(name) or meta.get("choices")
+        if allowed and values[name] not in allowed:
+            errors[name] = f"{flag(name)} must be one of {', '.join(allowed)}, got {values[name]!r}"
+    try:
+        built = build(cls, values, base)  # type: ignore[arg-type]
+    except OptionErrors as e:
+        errors.update(e.fields)
+    if errors:
+        raise OptionErrors(errors)
+    return built

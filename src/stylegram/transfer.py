@@ -132,7 +132,8 @@ class StyleTransfer:
         self._init_source = load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None
         self.precision = resolve_precision(opts.precision, self.device)
         _check_sizes(self._content_source, self._style_sources, opts)
-        self.plan = plan_scales(opts, self._content_source.size)  # before any large allocation
+        self.content_size = self._content_source.size
+        self.plan = plan_scales(opts, self.content_size)  # before any large allocation
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.progress = Progress()
         self.ended: dict[int, str] = {}  # why each scale ended, by index
@@ -262,13 +263,13 @@ class StyleTransfer:
         sizes = self.scale_sizes()
         st = self.progress = resume or Progress()
         start = time.perf_counter() - st.seconds
-        planned = [self.planned_steps(s) for s in sizes]
+        planned = [planned_steps(self.options, self.content_size, s, self.plan[s]) for s in sizes]
         while st.scale < len(sizes):
             sc = self.prepare(sizes[st.scale])
             if st.x is None:
                 st.x = self.initial_image(sc)
             elif st.x.shape[-2:] != sc.p.shape[-2:]:
-                st.x = self.upsample(st.x, sc)
+                st.x = upsample(st.x, sc.p)
             with contextlib.closing(self._steps(sc, st)) as steps:
                 for step in steps:
                     st.seconds = time.perf_counter() - start
@@ -291,26 +292,6 @@ class StyleTransfer:
         return optimise(lambda x: self.losses(x), st, iterations=opts.iterations, tol=opts.tol,
                         optimizer=opts.optimizer, lr=opts.lr, first_step=first)
 
-    def planned_steps(self, size: int) -> int:
-        """What a scale counts at most: iterations, or tile visits when it is tiled."""
-        core, opts = self.plan[size], self.options
-        if core is None:
-            return opts.iterations
-        w, h = resize_dims(self._content_source.size, size)
-        return sum(map(len, pass_grids(h, w, core, opts.tile_passes, opts.seed, self.scale_sizes().index(size))))
-
-    def describe(self) -> list[dict]:
-        """The scales as planned and as run, for the report: size, whether tiled and how, why each ended."""
-        out = []
-        for k, s in enumerate(self.scale_sizes()):
-            w, h = resize_dims(self._content_source.size, s)
-            core, opts = self.plan[s], self.options
-            tiles = None if core is None else {"core": core, "margin": MARGIN, "band": BAND, "passes": opts.tile_passes,
-                                               "iterations_per_tile": opts.tile_iterations,
-                                               "visits": self.planned_steps(s)}
-            out.append({"size": s, "width": w, "height": h, "tiles": tiles, "ended": self.ended.get(k)})
-        return out
-
     def run(self, callback: Callback | None = None, resume: Progress | None = None) -> torch.Tensor:
         """Run `iterate` to the end, or until the callback returns True; return x."""
         with contextlib.closing(self.iterate(resume)) as steps:
@@ -322,19 +303,42 @@ class StyleTransfer:
     @torch.no_grad()
     def at_full_size(self, x: torch.Tensor) -> torch.Tensor:
         """x of a run stopped at a coarser scale, brought to --size (the size the user asked for)."""
-        if tuple(x.shape[-2:]) == tuple(reversed(resize_dims(self._content_source.size, self.options.size))):
+        if tuple(x.shape[-2:]) == tuple(reversed(resize_dims(self.content_size, self.options.size))):
             return x
-        return self.upsample(x, self.prepare(self.options.size))
+        return upsample(x, self.prepare(self.options.size).p)
 
-    def upsample(self, x: torch.Tensor, sc: Scale) -> torch.Tensor:
-        """The previous scale's result at this scale, with the photo's detail that the coarse scale could not
-        hold added back (a Laplacian-pyramid band): a plain upsampling is blurred, which costs the fine style
-        layers so much that L-BFGS spent its first ~15 iterations at each scale undoing it."""
-        size = sc.p.shape[-2:]
-        up = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
-        low = F.interpolate(F.interpolate(sc.p, size=x.shape[-2:], mode="area"), size=size, mode="bicubic",
-                            align_corners=False)
-        return (up + (sc.p - low)).clamp_(0, 1)
+def upsample(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """The previous scale's result at the size of the photo p, with the photo's detail that the coarse scale could
+    not hold added back (a Laplacian-pyramid band): a plain upsampling is blurred, which costs the fine style layers
+    so much that L-BFGS spent its first ~15 iterations at each scale undoing it."""
+    size = p.shape[-2:]
+    up = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+    low = F.interpolate(F.interpolate(p, size=x.shape[-2:], mode="area"), size=size, mode="bicubic",
+                        align_corners=False)
+    return (up + (p - low)).clamp_(0, 1)
+
+
+def planned_steps(options: Options, content_size: tuple[int, int], size: int, core: int | None) -> int:
+    """What a scale counts at most: iterations, or tile visits when it is tiled (core)."""
+    if core is None:
+        return options.iterations
+    w, h = resize_dims(content_size, size)
+    return sum(map(len, pass_grids(h, w, core, options.tile_passes, options.seed,
+                                   options.scale_sizes().index(size))))
+
+
+def describe(transfer: StyleTransfer) -> list[dict]:
+    """The scales as planned and as run, for the report: size, whether tiled and how, why each ended."""
+    opts, out = transfer.options, []
+    for k, s in enumerate(opts.scale_sizes()):
+        w, h = resize_dims(transfer.content_size, s)
+        core = transfer.plan[s]
+        tiles = None if core is None else {
+            "core": core, "margin": MARGIN, "band": BAND, "passes": opts.tile_passes,
+            "iterations_per_tile": opts.tile_iterations,
+            "visits": planned_steps(opts, transfer.content_size, s, core)}
+        out.append({"size": s, "width": w, "height": h, "tiles": tiles, "ended": transfer.ended.get(k)})
+    return out
 
 
 def _check_sizes(content: Image.Image, styles: list[Image.Image], opts: Options) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..batch import MANIFEST, Item, plan, run_batch
+from ..batch.items import MANIFEST, Item, plan
+from ..batch.run import run_batch
 from ..errors import StylegramError
 from ..files import check_writable, same_file
 from ..job import Interrupts
@@ -39,7 +40,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from ..pool import LocalPool, RayPool
+    from ..batch.pool import LocalPool, RayPool
 
     ns = build_parser().parse_args(list(argv))
     options = options_from_args(ns)

@@ -22,7 +22,7 @@ DEMO_OPTIONS = Options(size=256, iterations=50)
 def main(argv: Sequence[str]) -> int:
     p = Parser(prog=f"{PROG} demo", description="Stylize the bundled sample photo with the bundled painting.")
     p.add_argument("-o", "--output", default="out/demo.png", help="output image (default: out/demo.png)")
-    add_flags(p, Options, skip=("init",))
+    add_flags(p, Options, skip=("init",), base=DEMO_OPTIONS)
     add_terminal_flags(p)
     ns = p.parse_args(list(argv))
     out = Path(ns.output)

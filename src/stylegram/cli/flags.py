@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
-from ..options import Options, Outputs, default_text, flag
+from ..options import Options, Outputs, build, default_text, flag
 
 PROG = "stylegram"
 T = TypeVar("T", Options, Outputs)
@@ -34,13 +34,14 @@ def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-def add_flags(parser: argparse.ArgumentParser, cls: type[T], skip: Sequence[str] = ()) -> None:
-    """One flag per field of `cls`. Flags not given stay out of the namespace, so a base's value is kept."""
+def add_flags(parser: argparse.ArgumentParser, cls: type[T], skip: Sequence[str] = (), base: T | None = None) -> None:
+    """One flag per field of `cls`, its default shown as `base` has it (a subcommand's own defaults). Flags not
+    given stay out of the namespace, so the base's value is kept."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         meta = f.metadata
-        shown = f" (default: {default_text(f)})" if default_text(f) else ""
+        shown = f" (default: {default_text(f, base)})" if default_text(f, base) else ""
         parser.add_argument(flag(f.name), dest=f.name, type=_arg_type(meta["parse"]), default=argparse.SUPPRESS,
                             choices=meta.get("choices"), metavar=meta.get("metavar"), help=f"{meta['help']}{shown}")
 
@@ -48,12 +49,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type[T], skip: Sequence[str]
 def from_args(cls: type[T], ns: argparse.Namespace, base: T | None = None) -> T:
     """An instance of `cls` from the flags given, over `base` (default: the class's defaults)."""
     names = {f.name for f in dataclasses.fields(cls)}
-    given = {k: v for k, v in vars(ns).items() if k in names}
-    if cls is Options and isinstance(given.get("scales"), tuple) and "size" not in given:
-        given["size"] = given["scales"][-1]  # --scales 128,256,512 alone: the last is the size
-    if base is None:
-        return cls(**given)
-    return dataclasses.replace(base, **given) if given else base
+    return build(cls, {k: v for k, v in vars(ns).items() if k in names}, base)
 
 
 def options_from_args(ns: argparse.Namespace, base: Options | None = None) -> Options:

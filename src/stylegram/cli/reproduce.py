@@ -1,4 +1,4 @@
-"""`stylegram reproduce WHAT --out DIR`: one of the paper's figures (see stylegram.reproduce)."""
+"""`stylegram reproduce WHAT --out DIR`: one of the paper's figures (see stylegram.paper.reproduce)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..options import Options
-from ..reproduce import DEFAULTS, WHATS, reproduce
+from ..paper.reproduce import DEFAULTS, WHATS, reproduce
 from .flags import PROG, Parser, add_flags, options_from_args
 
 

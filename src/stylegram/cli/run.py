@@ -43,12 +43,17 @@ def add_terminal_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+ENDED = {"converged": "converged (--tol)", "iterations": "reached --iterations", "tiles": "visited every tile"}
+
+
 class ProgressBar:
     """The job's on_iterate for a terminal: a tqdm bar, and a line every --print-every iterations. The bar
-    appears at the first iteration, so an error in the inputs is the only line on stderr."""
+    appears at the first iteration, so an error in the inputs is the only line on stderr. Its total shrinks when
+    --tol ends a scale early (so a finished run ends at 100 %), and a line says why each scale ended."""
 
     def __init__(self, job: Job, quiet: bool) -> None:
         self.job, self.quiet = job, quiet
+        self.sizes = job.options.scale_sizes()
         self.bar: tqdm | None = None
 
     def __call__(self, it: Iterate) -> None:
@@ -56,12 +61,17 @@ class ProgressBar:
             self.bar = tqdm(total=it.iterations, initial=len(self.job.trace) - 1, desc=PROG, unit="it",
                             disable=self.quiet, dynamic_ncols=True)
         loss, every = it.losses, self.job.outputs.print_every
+        self.bar.total = it.iterations
         self.bar.update(1)
-        self.bar.set_postfix(content=f"{loss.content:.3g}", style=f"{loss.style:.3g}", total=f"{loss.total:.4g}",
-                             refresh=False)
+        tile = {"tile": f"{it.tile[0]}/{it.tile[1]}"} if it.tile else {}
+        self.bar.set_postfix(**tile, content=f"{loss.content:.3g}", style=f"{loss.style:.3g}",
+                             total=f"{loss.total:.4g}", refresh=False)
         if every and it.iteration % every == 0:
             self.bar.write(f"iteration {it.iteration}/{it.iterations}: content {loss.content:.4g} "
                            f"style {loss.style:.4g} total {loss.total:.4g} ({it.seconds:.1f} s)")
+        if it.ended and not self.quiet:
+            self.bar.write(f"scale {it.scale + 1}/{len(self.sizes)} ({self.sizes[it.scale]} px): "
+                           f"{ENDED.get(it.ended, it.ended)} at step {it.iteration}")
 
     def close(self) -> None:
         if self.bar is not None:

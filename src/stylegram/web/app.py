@@ -25,9 +25,10 @@ from starlette.datastructures import UploadFile
 from ..choices import INITS
 from ..errors import StylegramError
 from ..images import load_image, save_image
-from ..options import Options, default_text, flag
+from ..options import OptionErrors, Options, default_text, flag, named_field, parse_fields
 from ..samples import procedural_painting, sample_photo
-from .queue import ID_PATTERN, JobQueue, WebJob, new_id
+from ..transfer import plan_scales
+from .queue import FINAL, ID_PATTERN, JobQueue, WebJob, new_id
 
 MAX_UPLOAD_BYTES = 30 * 2**20  # per image
 MAX_STYLES = 4
@@ -36,6 +37,8 @@ MAX_PIXELS_WEB = 50_000_000  # below the CLI's default: a page is open to anyone
 # Settings that name server paths or are the server's to choose are not offered on the page.
 HIDDEN = ("mask", "weights", "weights_sha256", "max_pixels")
 MAIN = ("size", "style_weight", "content_weight", "style_scale", "preserve_color", "init", "iterations")
+NOT_OPTIONS = ("demo", "reuse")
+CHOICES = {"init": INITS}  # the page takes no --init PATH (a path on the server)  # form fields that choose the inputs
 FILES = re.compile(r"^(result\.png|report\.json|content\.png|style-[1-9]\.png|mask\.png)$")
 EVENT_EVERY_S = 0.25  # at most four progress events a second: the page needs no more, the CPU is the job's
 STATIC = importlib.resources.files("stylegram.web") / "static"
@@ -54,40 +57,19 @@ def option_fields() -> list[dict[str, Any]]:
         if f.name in HIDDEN:
             continue
         meta = f.metadata
-        choices = list(INITS) if f.name == "init" else meta.get("choices")
+        choices = CHOICES.get(f.name) or meta.get("choices")
         out.append({"name": f.name, "flag": flag(f.name), "default": default_text(f),
                     "choices": list(choices) if choices else None, "help": meta["help"], "main": f.name in MAIN})
     return out
 
 
 def parse_options(form: dict[str, str]) -> Options:
-    """Options from the form's text, field by field with the CLI's parsers, then Options' own validation.
-    Errors name their field, with the same words the command line uses."""
-    fields = {f.name: f for f in dataclasses.fields(Options) if f.name not in HIDDEN}
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name, text in form.items():
-        if name not in fields or text is None or str(text).strip() == "":
-            continue
-        f = fields[name]
-        try:
-            values[name] = f.metadata["parse"](str(text).strip())
-        except ValueError as e:
-            errors[name] = f"{flag(name)}: {e}"
-            continue
-        choices = list(INITS) if name == "init" else f.metadata.get("choices")
-        if choices and values[name] not in choices:
-            errors[name] = f"{flag(name)} must be one of {', '.join(choices)}, got {values[name]!r}"
-    if errors:
-        raise BadInput(422, next(iter(errors.values())), errors)
-    if isinstance(values.get("scales"), tuple) and "size" not in values:
-        values["size"] = values["scales"][-1]
+    """Options from the form's text by the one parser every shell uses (options.parse_fields): an unknown or hidden
+    field is refused by name, and every bad field is reported at once, in the command line's words."""
     try:
-        return Options(max_pixels=MAX_PIXELS_WEB, **values)
-    except StylegramError as e:
-        m = re.search(r"--([a-z][a-z0-9-]*)", str(e))
-        name = m.group(1).replace("-", "_") if m else ""
-        raise BadInput(422, str(e), {name: str(e)} if name in fields else {}) from None
+        return parse_fields(form, Options(max_pixels=MAX_PIXELS_WEB), hidden=HIDDEN, choices=CHOICES)
+    except OptionErrors as e:
+        raise BadInput(422, str(e), e.fields) from None
 
 
 async def _image(upload: Any, what: str) -> Image.Image:
@@ -104,6 +86,65 @@ async def _image(upload: Any, what: str) -> Image.Image:
             return load_image(tmp.name, what, MAX_PIXELS_WEB)
         except StylegramError as e:
             raise BadInput(400, str(e).replace(tmp.name, upload.filename or "the upload")) from None
+
+
+async def _inputs(form: Any, queue: JobQueue) -> tuple[Image.Image, list[Image.Image], Image.Image | None, dict]:
+    """The photo, paintings, mask and their display names: from an earlier job, the demo pair, or the uploads."""
+    if form.get("reuse"):
+        earlier = queue.jobs.get(str(form["reuse"])) if re.match(ID_PATTERN, str(form["reuse"])) else None
+        if earlier is None:
+            raise BadInput(404, "no such job")
+        styles = [load_image(p) for p in earlier.input_paths()[1]]
+        mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
+        return load_image(earlier.dir / "content.png"), styles, mask, dict(earlier.names)
+    if form.get("demo"):
+        return sample_photo(), [procedural_painting()], None, {"content": "astronaut (bundled)",
+                                                                 "style": ["procedural painting (bundled)"]}
+    uploads = form.getlist("style")
+    if not uploads or not isinstance(form.get("content"), UploadFile):
+        raise BadInput(400, "choose a photo and at least one painting (or the demo pair)")
+    if len(uploads) > MAX_STYLES:
+        raise BadInput(400, f"at most {MAX_STYLES} paintings, got {len(uploads)}")
+    content = await _image(form["content"], "photo")
+    styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads)]
+    mask = await _image(form["mask"], "mask") if isinstance(form.get("mask"), UploadFile) else None
+    return content, styles, mask, {"content": form["content"].filename, "style": [u.filename for u in uploads]}
+
+
+def check_job(options: Options, content: Image.Image, styles: list, mask: Image.Image | None) -> None:
+    """The checks a transfer makes before it starts, made before the job waits in the queue: the styles against
+    --style-blend and --mask, and the machine (the device, the memory for --size, in tiles if need be)."""
+    try:
+        options.replace(mask="mask" if mask else None).blend_weights(len(styles))
+    except StylegramError as e:
+        raise BadInput(422, str(e), {"style_blend": str(e)}) from None
+    try:
+        plan_scales(options, content.size)
+    except StylegramError as e:  # the device, or the memory: --size and --max-memory decide together
+        names = [named_field(str(e))] if named_field(str(e)) in ("device", "precision") else ["size", "max_memory"]
+        raise BadInput(422, str(e), dict.fromkeys(names, str(e))) from None
+
+
+async def _submission(request: Request, queue: JobQueue, out: Path) -> WebJob:
+    """A new job from a form: options parsed and checked, inputs decoded, saved under a new id."""
+    if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
+        raise BadInput(413, f"the upload is larger than {MAX_REQUEST_BYTES // 2**20} MB")
+    try:
+        form = await request.form(max_files=MAX_STYLES + 2, max_fields=100, max_part_size=MAX_UPLOAD_BYTES)
+    except Exception as e:  # starlette's own limits and malformed bodies
+        raise BadInput(400, f"could not read the form: {getattr(e, 'detail', e)}") from None
+    options = parse_options({k: v for k, v in form.items() if isinstance(v, str) and k not in NOT_OPTIONS})
+    content, styles, mask, names = await _inputs(form, queue)
+    check_job(options, content, styles, mask)
+    job_id = new_id()
+    job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None)
+    job.dir.mkdir()
+    save_image(content, job.dir / "content.png")
+    for k, img in enumerate(styles):
+        save_image(img, job.dir / f"style-{k + 1}.png")
+    if mask is not None:
+        save_image(mask, job.dir / "mask.png")
+    return job
 
 
 def create_app(out: Path, own_thread: bool = True) -> FastAPI:
@@ -125,15 +166,6 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
     async def bad_input(request: Request, exc: BadInput) -> JSONResponse:
         return JSONResponse({"error": exc.message, "fields": exc.fields}, status_code=exc.status)
 
-    def find(job_id: str) -> WebJob:
-        job = queue.jobs.get(job_id) if re.match(ID_PATTERN, job_id) else None
-        if job is None:
-            raise HTTPException(404, "no such job")
-        return job
-
-    def described(job: WebJob) -> dict[str, Any]:
-        return {**job.summary(), "position": queue.position(job.id)}
-
     @app.get("/")
     async def index() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"))
@@ -142,62 +174,43 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
     async def options() -> list[dict[str, Any]]:
         return option_fields()
 
-    @app.get("/api/jobs")
-    async def jobs() -> list[dict[str, Any]]:
-        return [described(j) for j in sorted(queue.jobs.values(), key=lambda j: -j.created)]
-
     @app.post("/api/jobs", status_code=201)
     async def submit(request: Request) -> dict[str, Any]:
-        if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
-            raise BadInput(413, f"the upload is larger than {MAX_REQUEST_BYTES // 2**20} MB")
-        try:
-            form = await request.form(max_files=MAX_STYLES + 2, max_fields=100, max_part_size=MAX_UPLOAD_BYTES)
-        except Exception as e:  # starlette's own limits and malformed bodies
-            raise BadInput(400, f"could not read the form: {getattr(e, 'detail', e)}") from None
-        options = parse_options({k: v for k, v in form.items() if isinstance(v, str)})
-        if form.get("reuse"):
-            earlier = find(str(form["reuse"]))
-            content_img = load_image(earlier.dir / "content.png")
-            styles = [load_image(p) for p in earlier.input_paths()[1]]
-            mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
-            names = dict(earlier.names)
-        elif form.get("demo"):
-            content_img, styles, mask = sample_photo(), [procedural_painting()], None
-            names = {"content": "astronaut (bundled)", "style": ["procedural painting (bundled)"]}
-        else:
-            uploads = form.getlist("style")
-            if not uploads or not isinstance(form.get("content"), UploadFile):
-                raise BadInput(400, "choose a photo and at least one painting (or the demo pair)")
-            if len(uploads) > MAX_STYLES:
-                raise BadInput(400, f"at most {MAX_STYLES} paintings, got {len(uploads)}")
-            content_img = await _image(form["content"], "photo")
-            styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads)]
-            mask = await _image(form["mask"], "mask") if isinstance(form.get("mask"), UploadFile) else None
-            names = {"content": form["content"].filename, "style": [u.filename for u in uploads]}
-        try:  # the same cross-checks a transfer makes, before the job waits in the queue
-            options.replace(mask="mask" if mask else None).blend_weights(len(styles))
-        except StylegramError as e:
-            raise BadInput(422, str(e), {"style_blend": str(e)}) from None
-        job_id = new_id()
-        job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None)
-        job.dir.mkdir()
-        save_image(content_img, job.dir / "content.png")
-        for k, img in enumerate(styles):
-            save_image(img, job.dir / f"style-{k + 1}.png")
-        if mask is not None:
-            save_image(mask, job.dir / "mask.png")
+        job = await _submission(request, queue, out)
         queue.submit(job)
-        return described(job)
+        return described(queue, job)
+
+    _job_routes(app, queue)
+    return app
+
+
+def find(queue: JobQueue, job_id: str) -> WebJob:
+    job = queue.jobs.get(job_id) if re.match(ID_PATTERN, job_id) else None
+    if job is None:
+        raise HTTPException(404, "no such job")
+    return job
+
+
+def described(queue: JobQueue, job: WebJob) -> dict[str, Any]:
+    return {**job.summary(), "position": queue.position(job.id)}
+
+
+def _job_routes(app: FastAPI, queue: JobQueue) -> None:
+    """The routes of one job: state, stop/cancel, its live events, preview and files."""
+
+    @app.get("/api/jobs")
+    async def jobs() -> list[dict[str, Any]]:
+        return [described(queue, j) for j in sorted(queue.jobs.values(), key=lambda j: -j.created)]
 
     @app.get("/api/jobs/{job_id}")
     async def job_state(job_id: str) -> dict[str, Any]:
-        return described(find(job_id))
+        return described(queue, find(queue, job_id))
 
     def act(job_id: str, action: Any, refusal: str) -> dict[str, Any]:
-        job = find(job_id)
+        job = find(queue, job_id)
         if not action(job.id):
             raise HTTPException(409, f"job is {job.state}: {refusal}")
-        return described(job)
+        return described(queue, job)
 
     @app.delete("/api/jobs/{job_id}")
     async def cancel(job_id: str) -> dict[str, Any]:
@@ -209,15 +222,15 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/events")
     async def events(job_id: str, request: Request) -> StreamingResponse:
-        job = find(job_id)
+        job = find(queue, job_id)
 
         async def stream() -> AsyncIterator[str]:
             seen = -1
             while not queue.closing and not await request.is_disconnected():
                 if job.version != seen:
                     seen = job.version
-                    yield f"data: {json.dumps(described(job))}\n\n"
-                    if job.state in ("done", "stopped", "failed", "cancelled"):
+                    yield f"data: {json.dumps(described(queue, job))}\n\n"
+                    if job.state in FINAL:
                         return
                 await asyncio.sleep(EVENT_EVERY_S)
 
@@ -225,7 +238,7 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/preview")
     async def preview(job_id: str) -> Response:
-        job = find(job_id)
+        job = find(queue, job_id)
         if job.preview is None:
             path = job.dir / "result.png"
             if not path.is_file():
@@ -235,11 +248,8 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/files/{name}")
     async def file(job_id: str, name: str) -> FileResponse:
-        job = find(job_id)
+        job = find(queue, job_id)
         if not FILES.match(name) or not (job.dir / name).is_file():
             raise HTTPException(404, "no such file")
         download = f"stylegram-{job.id[:8]}-{name}" if name in ("result.png", "report.json") else None
         return FileResponse(str(job.dir / name), filename=download)
-
-    return app
-

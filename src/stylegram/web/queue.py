@@ -185,6 +185,7 @@ class JobQueue:
                 "scales": len(options.scale_sizes()), "losses": it.losses.as_dict(), "elapsed": round(elapsed, 2),
                 # an upper bound: --tol usually ends each scale before --iterations
                 "eta": round(elapsed / done * (it.iterations - done), 1) if done else None,
+                "tile": list(it.tile) if it.tile else None,
             }
             now = time.perf_counter()
             if job.preview is None or now - last[0] >= PREVIEW_EVERY_S:

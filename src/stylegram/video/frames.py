@@ -9,15 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 from PIL import Image
 
+from ..images import ImageLike, resize_long_side, to_tensor
+from ..losses import TemporalTerm
+from ..optimize import Progress
+from ..options import Options
+from ..transfer import StyleTransfer
+from . import LATER_ITERATIONS, TEMPORAL_WEIGHT, VIDEO_OPTIONS
 from .flow import optical_flow, reliable, warp
-from .images import ImageLike, resize_long_side, to_tensor
-from .losses import TemporalTerm
-from .optimize import Progress
-from .options import Options
-from .transfer import StyleTransfer
-
-LATER_ITERATIONS = 10  # later frames: the loss ends within ~5 % of where --tol would stop them (docs/video.md)
-TEMPORAL_WEIGHT = 200.0  # ~ the style term's size at a warm start; see docs/video.md
 
 
 def stylize_frames(
@@ -28,7 +26,7 @@ def stylize_frames(
     """Yield (index, stylised frame, seconds) as each frame finishes, from frame `start` (`previous`: the stylised
     frame before it, to resume). temporal_weight 0: frame by frame, each from its own default start (the flicker
     baseline). When `stop()` turns true the frame in progress is dropped and the generator ends."""
-    options = options or Options()
+    options = options or VIDEO_OPTIONS
     frames = [resize_long_side(f, options.size) for f in frames]  # the flow at the size the frames are painted
     # a warm start needs no coarse-to-fine and few iterations: it only moves what changed (--tol 0: --iterations)
     later = options.replace(scales=1, iterations=min(options.iterations, LATER_ITERATIONS) if options.tol

@@ -7,10 +7,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from .errors import StylegramError
+from ..errors import StylegramError
 
 
 def cores() -> int:
@@ -35,8 +36,8 @@ def _serve(conn: Connection, threads: int) -> None:
 
     import torch
 
-    from .batch import paint
-    from .network import load_vgg19
+    from ..network import load_vgg19
+    from .run import paint
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's; a running Job handles it itself
     torch.set_num_threads(threads)
@@ -47,6 +48,7 @@ def _serve(conn: Connection, threads: int) -> None:
             ticket, job = conn.recv()
         except (EOFError, OSError):  # the driver is gone
             return
+        conn.send((ticket, {"status": "started", "pid": os.getpid()}))
         conn.send((ticket, paint(job)))
 
 
@@ -60,6 +62,7 @@ class LocalPool:
         self._procs: list[tuple[Any, Connection]] = [self._start() for _ in range(self.workers)]
         self._busy: dict[int, int] = {}  # worker index -> ticket
         self._started: set[int] = set()  # workers whose READY was read
+        self.on_started: Callable[[int, int], None] | None = None  # (ticket, pid) when a worker begins an item
 
     def _start(self) -> tuple[Any, Connection]:
         parent, child = self._ctx.Pipe()
@@ -67,10 +70,6 @@ class LocalPool:
         proc.start()
         child.close()
         return proc, parent
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p, _ in self._procs]
 
     def ready(self) -> None:
         """Wait until every worker has loaded the network (for timing; work can be submitted before)."""
@@ -83,9 +82,6 @@ class LocalPool:
         k = next(i for i in range(self.workers) if i not in self._busy)
         self._busy[k] = ticket
         self._procs[k][1].send((ticket, job))
-
-    def pid_of(self, ticket: int) -> int | None:
-        return next((self._procs[k][0].pid for k, t in self._busy.items() if t == ticket), None)
 
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         busy = {self._procs[k][1]: k for k in self._busy} | {self._procs[k][0].sentinel: k for k in self._busy}
@@ -100,6 +96,10 @@ class LocalPool:
                 if message == READY:
                     self._started.add(k)
                     continue  # its result is still to come
+                if message[1].get("status") == "started":  # the worker has the item: tell whoever listens
+                    if self.on_started is not None:
+                        self.on_started(message[0], message[1]["pid"])
+                    continue
                 results.append(message)
             except (EOFError, OSError):
                 results.append(_died(self._busy[k], proc))
@@ -146,13 +146,13 @@ class Painter:
     def __init__(self, threads: int) -> None:
         import torch
 
-        from .network import load_vgg19
+        from ..network import load_vgg19
 
         torch.set_num_threads(threads)
         _warm(load_vgg19)
 
     def paint(self, job: dict[str, Any]) -> dict[str, Any]:
-        from .batch import paint
+        from .run import paint
 
         return paint(job)
 

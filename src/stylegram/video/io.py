@@ -10,10 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from .choices import MAX_PIXELS, READABLE, VIDEO_OUT
-from .errors import StylegramError
-from .files import file_mode
-from .images import load_image
+from ..choices import MAX_PIXELS, READABLE, VIDEO_OUT
+from ..errors import StylegramError
+from ..files import file_mode
+from ..images import load_image
 
 
 def _natural(path: Path) -> list:

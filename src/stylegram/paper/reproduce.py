@@ -17,14 +17,14 @@ from typing import Any
 
 from PIL import Image
 
-from .choices import DEFAULT_STYLE_LAYERS
-from .errors import StylegramError
+from ..choices import DEFAULT_STYLE_LAYERS
+from ..errors import StylegramError
+from ..files import write_json
+from ..images import ImageLike, load_image, save_image
+from ..options import Options
+from ..samples import procedural_painting, sample_photo
+from ..transfer import StyleTransfer
 from .figures import grid_figure, panels_figure, with_inset
-from .files import write_json
-from .images import ImageLike, load_image, save_image
-from .options import Options
-from .samples import procedural_painting, sample_photo
-from .transfer import StyleTransfer
 
 WHATS = ("fig2", "fig3", "content-reconstructions", "style-reconstructions")
 # The paper's Fig. 3 columns, alpha/beta in the paper's units.

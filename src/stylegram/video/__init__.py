@@ -1,0 +1,12 @@
+"""`stylegram video`: a clip in a painting's style without flicker (Ruder, Dosovitskiy & Brox 2016). `flow` (OpenCV's
+DIS optical flow, warping, the reliability mask), `frames` (frame after frame with the temporal term), `io` (PyAV).
+This file imports neither OpenCV nor PyAV: the defaults are known without the video extra."""
+
+from __future__ import annotations
+
+from ..options import Options
+
+# Frames are painted smaller than stills by default: a clip is many pictures, and 256 px is ~4x faster than 512.
+VIDEO_OPTIONS = Options(size=256)
+LATER_ITERATIONS = 10  # later frames: the loss ends within ~5 % of where --tol would stop them (docs/video.md)
+TEMPORAL_WEIGHT = 200.0  # ~ the style term's size at a warm start; see docs/video.md
