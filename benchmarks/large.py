@@ -28,7 +28,7 @@ from PIL import Image
 from stylegram import Options, StyleTransfer
 from stylegram.images import resize_dims
 from stylegram.optimize import Progress
-from stylegram.options import memory_size
+from stylegram.parsers import memory_size
 from stylegram.samples import procedural_painting, sample_photo
 from stylegram.tiles import pass_grids
 

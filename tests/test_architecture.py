@@ -94,7 +94,7 @@ SHELLS, FEATURES = ("cli", "web"), ("video", "batch", "paper")
 def _layer(module: str) -> str:
     """shell, feature (with its package) or engine: the layers of docs/architecture.md."""
     part = module.split(".")[1] if "." in module else ""
-    return "shell" if part in SHELLS else f"feature {part}" if part in FEATURES else "engine"
+    return "shell" if part in SHELLS or part == "__main__" else f"feature {part}" if part in FEATURES else "engine"
 
 
 def test_the_engine_imports_no_feature_or_shell_and_features_no_shell_or_other_feature() -> None:

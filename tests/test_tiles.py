@@ -9,9 +9,10 @@ from PIL import Image
 from stylegram import Options, StyleTransfer
 from stylegram.cli import main
 from stylegram.errors import StylegramError
-from stylegram.images import save_image, to_image
+from stylegram.images import save_image, to_image, to_tensor
 from stylegram.losses import TemporalTerm, TVTerm
-from stylegram.options import memory_size
+from stylegram.optimize import Progress
+from stylegram.parsers import memory_size
 from stylegram.tiles import ALIGN, feather, grid, pass_grids, plan_core
 
 from .conftest import make_painting, make_photo
@@ -140,3 +141,28 @@ def test_tile_zero_refuses_what_does_not_fit_and_a_masked_run_paints_in_tiles(tm
     save_image(to_image(tiled.progress.x), tmp_path / "tiled.png")
     b = whole.evaluate(tmp_path / "tiled.png").total  # scored whole
     assert b < 1.1 * a  # a masked run in tiles gets about as far as the whole image does
+
+
+def test_a_video_frame_forced_into_tiles_scores_like_the_whole_frame() -> None:
+    pytest.importorskip("cv2", reason="the video extra")
+    from stylegram.samples import sample_clip
+    from stylegram.video.flow import optical_flow, reliable, warp
+
+    frames = sample_clip(2, 96)
+    first = to_tensor(frames[0])  # the previous painted frame: any image does for the loss's bookkeeping
+    back, fwd = optical_flow(frames[1], frames[0]), optical_flow(frames[0], frames[1])
+    target, c = warp(first, back), reliable(back, fwd, to_tensor(frames[1]), to_tensor(frames[0]))
+    totals = []
+    for tile in (0, 32):
+        term = TemporalTerm(target, c)
+        opts = Options(size=96, scales=1, precision="fp32", iterations=10, tol=0.0, tile=tile, tile_passes=1,
+                       tile_iterations=10)
+        t = StyleTransfer(frames[1], make_painting(), opts, terms=[(term, 200.0)])
+        assert t.scale.core == (tile or None)
+        start = c * target + (1 - c) * t.initial_image()
+        x = t.run(resume=Progress(x=start))
+        totals.append(t.losses(x, full=True)[1] if tile == 0 else None)
+        if tile:
+            whole = StyleTransfer(frames[1], make_painting(), opts.replace(tile=0), terms=[(term, 200.0)])
+            totals[-1] = whole.losses(x, full=True)[1]  # the tiled frame, scored whole
+    assert totals[1].extra["temporal"] > 0 and totals[1].total < 1.1 * totals[0].total

@@ -15,7 +15,8 @@ from ..batch.run import run_batch
 from ..errors import StylegramError
 from ..files import check_writable, same_file
 from ..job import Interrupts
-from ..options import Options, integer
+from ..options import Options
+from ..parsers import integer
 from .flags import PROG, Parser, add_flags, options_from_args
 
 

@@ -16,7 +16,8 @@ from ..errors import StylegramError
 from ..files import check_writable
 from ..images import load_image, save_image
 from ..job import Interrupts
-from ..options import Options, number
+from ..options import Options
+from ..parsers import number
 from ..samples import procedural_painting, sample_clip
 from ..video import TEMPORAL_WEIGHT, VIDEO_OPTIONS
 from .flags import PROG, Parser, add_flags, options_from_args
