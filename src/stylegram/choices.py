@@ -17,7 +17,7 @@ NORMALIZATIONS = ("balanced", "mean", "paper")
 PRESERVE_COLOR = ("none", "luminance", "histogram")
 OPTIMIZERS = ("lbfgs", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-INITS = ("noise", "content", "palette", "style")
+INITS = ("noise", "content", "palette", "style", "adain")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see docs/robustness.md

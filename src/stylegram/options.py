@@ -90,8 +90,11 @@ class Options:
     mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends",
                             metavar="PATH")
     init: str = _opt("palette", "start image: palette (the photo recoloured to the painting's colour mean and "
-                     "covariance), content (the photo), noise (the paper's white noise), style, or an image PATH",
-                     metavar="palette|content|noise|style|PATH")
+                     "covariance), content (the photo), noise (the paper's white noise), style, adain (the one-pass "
+                     "AdaIN picture, as `stylegram preview` paints it), or an image PATH",
+                     metavar="palette|content|noise|style|adain|PATH")
+    strength: float = _opt(1.0, "AdaIN's alpha for --init adain and `stylegram preview`: how far the photo's "
+                           "responses move to the painting's statistics (0: the photo, 1: fully)", number)
     seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)", integer)
     pooling: str = _opt("max", "VGG pooling: max (sharper layout at the same style distance, measured in "
                         "docs/normalization.md) or avg (the paper's choice)", choices=POOLINGS)
@@ -178,7 +181,12 @@ class Options:
         ):
             raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
         if not isinstance(self.init, str) or not self.init:
-            raise StylegramError("--init must be palette, content, noise, style or an image path")
+            raise StylegramError("--init must be palette, content, noise, style, adain or an image path")
+        if not _finite(self.strength) or not 0 <= self.strength <= 1:
+            raise StylegramError(f"--strength must be a number in [0, 1], got {self.strength!r}")
+        if self.init == "adain" and self.weights != "bundled":
+            raise StylegramError(f"--init adain needs --weights bundled: AdaIN's decoder fits only the normalised "
+                                 f"VGG-19 it was trained with, not {self.weights}")
         if self.tile is not None and (not _integer(self.tile) or self.tile < 0 or 0 < self.tile < 2 * MIN_SIZE):
             raise StylegramError(f"--tile must be 0 (never) or at least {2 * MIN_SIZE} pixels, got {self.tile!r}")
         if self.max_memory is not None and (not _integer(self.max_memory) or self.max_memory <= 0):

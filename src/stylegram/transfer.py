@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .choices import INITS, MIN_SIZE
+from .adain import AdaIN, adain_core
 from .color import ColorControl
 from .errors import StylegramError
 from .hardware import autocast, needs_checkpointing, resolve_device, resolve_precision
-from .images import ImageLike, load_image, resize_dims, resize_long_side, to_image, to_tensor
+from .images import ImageLike, load_image, resize_dims, to_image, to_tensor
+from .inputs import Inputs
 from .losses import (
     ContentTerm,
     Criterion,
@@ -122,17 +123,11 @@ class StyleTransfer:
         self.options = opts = options or Options()
         self.terms = list(terms)
         self.device = resolve_device(opts.device)
-        styles = list(style) if isinstance(style, (list, tuple)) else [style]
-        self.blend = opts.blend_weights(len(styles))
         self.color = ColorControl(opts.preserve_color)
-        self._content_source = load_image(content, "content", opts.max_pixels)
-        self._style_sources = [load_image(s, f"style {k + 1}" if len(styles) > 1 else "style", opts.max_pixels)
-                               for k, s in enumerate(styles)]
-        self._mask_source = load_image(opts.mask, "mask", opts.max_pixels).convert("L") if opts.mask else None
-        self._init_source = load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None
+        self.inputs = Inputs.load(content, style, opts)
+        self.blend = list(self.inputs.blend)
         self.precision = resolve_precision(opts.precision, self.device)
-        _check_sizes(self._content_source, self._style_sources, opts)
-        self.content_size = self._content_source.size
+        self.content_size = self.inputs.content.size
         self.plan = plan_scales(opts, self.content_size)  # before any large allocation
         self.net: VGG19 = load_vgg19(opts.weights, opts.weights_sha256, opts.pooling, str(self.device))
         self.progress = Progress()
@@ -155,9 +150,7 @@ class StyleTransfer:
         if getattr(self, "scale", None) is not None and self.scale.size == size:
             return self.scale
         opts, core = self.options, self.plan[size]
-        content_image = resize_long_side(self._content_source, size)
-        style_long = max(1, round(size * opts.style_scale))
-        style_images = tuple(resize_long_side(s, style_long) for s in self._style_sources)
+        content_image, style_images = self.inputs.at(size, opts.style_scale)
         p_rgb = to_tensor(content_image).to(self.device)
         p = self.color.photo(p_rgb)
         regions = [self._gram_targets(self.color.painting(to_tensor(img).to(self.device), p_rgb), core)
@@ -206,10 +199,9 @@ class StyleTransfer:
         return P, total or {}
 
     def _style_term(self, A: dict, regions: list[dict], content_image: Image.Image) -> StyleTerm:
-        if self._mask_source is None:
+        m = self.inputs.mask_at(content_image.size, self.device)
+        if m is None:
             return StyleTerm(A, self.options.layer_weights())
-        m = to_tensor(self._mask_source.resize(content_image.size, Image.Resampling.BILINEAR))
-        m = m[:, :1].to(self.device)
         return GuidedStyleTerm(regions, self.options.layer_weights(), [m, 1 - m][: len(regions)])
 
     def render(self, x: torch.Tensor) -> Image.Image:
@@ -225,8 +217,13 @@ class StyleTransfer:
             x = sc.p.clone()
         elif opts.init == "palette":
             x = self.color.palette(sc.p, sc.a)  # a start from the photo itself keeps the photo's palette
+        elif opts.init == "adain":
+            x = AdaIN(self.device, self.precision).picture(sc.p_rgb, sc.style_images, self.color, self.blend,
+                                                           opts.strength, self.inputs.mask_at(sc.content_image.size,
+                                                                                              self.device),
+                                                           adain_core(sc.content_image.size, self.device, opts))
         else:
-            img = sc.style_images[0] if opts.init == "style" else self._init_source
+            img = sc.style_images[0] if opts.init == "style" else self.inputs.init
             x = to_tensor(img.resize(sc.content_image.size, Image.Resampling.LANCZOS))
         return x.to(self.device)
 
@@ -339,17 +336,6 @@ def describe(transfer: StyleTransfer) -> list[dict]:
             "visits": planned_steps(opts, transfer.content_size, s, core)}
         out.append({"size": s, "width": w, "height": h, "tiles": tiles, "ended": transfer.ended.get(k)})
     return out
-
-
-def _check_sizes(content: Image.Image, styles: list[Image.Image], opts: Options) -> None:
-    """Refuse an input whose short side would fall below MIN_SIZE at its working size."""
-    for what, img, long_side in [("content", content, opts.size)] + [
-            (f"style {k + 1}", s, round(opts.size * opts.style_scale)) for k, s in enumerate(styles)]:
-        sw, sh = resize_dims(img.size, long_side)
-        if min(sw, sh) < MIN_SIZE:
-            raise StylegramError(
-                f"{what}: a {img.width}x{img.height} image becomes {sw}x{sh} at long side {long_side}; its short "
-                f"side must be at least {MIN_SIZE} px (aspect ratio up to {long_side // MIN_SIZE}:1 here)")
 
 
 def stylize(

@@ -1,5 +1,5 @@
 """The command line: `stylegram CONTENT STYLE -o OUT`, `stylegram demo`, `stylegram reproduce WHAT`,
-`stylegram serve`, `stylegram video`, `stylegram batch`,
+`stylegram serve`, `stylegram video`, `stylegram batch`, `stylegram preview`,
 `stylegram --resume CKPT`. Argparse and the terminal only; the work is done by stylegram.job
 and below. User errors become one line on stderr and exit status 2."""
 
@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 
 from ..errors import StylegramError
-from . import batch, demo, reproduce, serve, video
+from . import batch, demo, preview, reproduce, serve, video
 from .flags import PROG, options_from_args
 from .run import build_parser, resume_main, transfer_main
 
@@ -21,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     warnings.formatwarning = lambda message, *args, **kwargs: f"{PROG}: warning: {message}\n"
     try:
+        if argv and argv[0] == "preview":
+            return preview.main(argv[1:])
         if argv and argv[0] == "demo":
             return demo.main(argv[1:])
         if argv and argv[0] == "reproduce":
