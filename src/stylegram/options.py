@@ -149,6 +149,10 @@ class Options:
                 raise StylegramError(f"{flag(name)} must be a finite number >= 0, got {v!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise StylegramError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        self._validate_names()
+        self._validate_rest()
+
+    def _validate_names(self) -> None:
         for name, choices in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS),
                               ("normalization", NORMALIZATIONS), ("device", DEVICES), ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
@@ -168,11 +172,11 @@ class Options:
         if self.style_layer_weights is not None:
             w = self.style_layer_weights
             if len(w) != len(self.style_layers):
-                raise StylegramError(
-                    f"--style-layer-weights has {len(w)} values for {len(self.style_layers)} style layers"
-                )
+                raise StylegramError(f"--style-layer-weights has {len(w)} values for {len(self.style_layers)} layers")
             if any(not _finite(x) or x < 0 for x in w) or sum(w) <= 0:
                 raise StylegramError("--style-layer-weights must be finite, >= 0 and not all zero")
+
+    def _validate_rest(self) -> None:
         if self.preserve_color not in PRESERVE_COLOR:
             raise StylegramError(f"--preserve-color must be one of {', '.join(PRESERVE_COLOR)}, got "
                                  f"{self.preserve_color!r}")

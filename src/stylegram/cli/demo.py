@@ -11,6 +11,7 @@ from pathlib import Path
 from ..images import save_image
 from ..job import Job
 from ..options import Options, Outputs
+from ..preview import preview
 from ..samples import procedural_painting, sample_photo
 from .flags import PROG, Parser, add_flags, from_args, options_from_args
 from .run import add_terminal_flags, finish, run_job
@@ -29,12 +30,14 @@ def main(argv: Sequence[str]) -> int:
     content, style = sample_photo(), procedural_painting()
     job = Job(content, [style], ns.output, options_from_args(ns, DEMO_OPTIONS), from_args(Outputs, ns))
     job.check()  # before the inputs are written beside the output
-    # Show the user the two inputs beside the result.
+    # Show the user the two inputs and the one-pass preview beside the result.
     save_image(content, out.with_name(f"{out.stem}-content.png"))
     save_image(style, out.with_name(f"{out.stem}-style.png"))
+    quick = preview(content, [style], job.options)
+    save_image(quick.image, out.with_name(f"{out.stem}-preview.png"))
     result = run_job(job, ns.quiet)
     if result.interrupted:
         return finish(result)
-    print(f"wrote {result.output} ({result.seconds:.1f} s); inputs beside it as "
-          f"{out.stem}-content.png and {out.stem}-style.png")
+    print(f"wrote {result.output} ({result.seconds:.1f} s); beside it the inputs ({out.stem}-content.png, "
+          f"{out.stem}-style.png) and the one-pass preview ({out.stem}-preview.png, {quick.seconds:.1f} s)")
     return 0

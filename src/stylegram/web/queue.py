@@ -23,6 +23,7 @@ from ..errors import StylegramError
 from ..files import write_json
 from ..job import Job
 from ..options import Options, Outputs
+from ..preview import preview
 from ..transfer import Iterate
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -169,6 +170,19 @@ class JobQueue:
                 self._bump_queue()
             self._run(job)
 
+    def _preview(self, job: WebJob, content: str, styles: list[str], options: Options) -> bool:
+        """The one-pass AdaIN picture first (well under a second at 512 px), before the optimisation starts."""
+        try:
+            quick = preview(content, styles, options)
+        except StylegramError:  # the transfer will say what is wrong
+            return False
+        buf = io.BytesIO()
+        quick.image.save(buf, format="PNG")
+        job.preview, job.preview_version = buf.getvalue(), job.preview_version + 1
+        job.progress = {"iteration": 0, "stage": "preview", "preview_seconds": round(quick.seconds, 3)}
+        job.touch()
+        return True
+
     def _run(self, job: WebJob) -> None:
         job.save()
         job.touch()
@@ -176,6 +190,7 @@ class JobQueue:
         content, styles, mask = job.input_paths()
         options = job.options.replace(mask=mask) if mask else job.options
         last = [0.0]
+        previewed = self._preview(job, content, styles, options)
 
         def on_iterate(it: Iterate) -> bool:
             elapsed = time.perf_counter() - t0
@@ -188,7 +203,9 @@ class JobQueue:
                 "tile": list(it.tile) if it.tile else None,
             }
             now = time.perf_counter()
-            if job.preview is None or now - last[0] >= PREVIEW_EVERY_S:
+            coarse = previewed and it.scale < len(options.scale_sizes()) - 1
+            if (job.preview is None or now - last[0] >= PREVIEW_EVERY_S) and not coarse:  # the preview stays up
+                # until the final scale's own image, sharper than the coarse scales' (their progress still shows)
                 buf = io.BytesIO()
                 it.image().save(buf, format="PNG")
                 job.preview, job.preview_version, last[0] = buf.getvalue(), job.preview_version + 1, now
