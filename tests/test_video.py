@@ -179,3 +179,17 @@ def test_ctrl_c_keeps_the_frames_and_resume_finishes(tmp_path) -> None:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in folder.iterdir()) == [f"frame_{k:05d}.png" for k in (1, 2, 3)]
+
+
+def test_moving_brushwork_is_measured_against_frame_by_frame() -> None:
+    from stylegram.video.frames import moved, moving_brushwork
+
+    frames = sample_clip(4, 64)
+    assert 0 < float(moved(frames, 3).mean()) < 0.5  # the disk moved, most of the picture did not
+    opts = Options(size=64, iterations=12, precision="fp32")
+    alone = [img for _, img, _ in stylize_frames(frames, make_painting(), opts, temporal_weight=0)]
+    assert moving_brushwork(alone, frames, alone) == pytest.approx(1.0)
+    assert moving_brushwork(frames, frames, alone) == pytest.approx(0.0, abs=1e-9)  # the photo itself adds none
+    palette = [img for _, img, _ in stylize_frames(frames, make_painting(), opts, new_regions="palette")]
+    adain = [img for _, img, _ in stylize_frames(frames, make_painting(), opts)]
+    assert moving_brushwork(adain, frames, alone) > moving_brushwork(palette, frames, alone)
