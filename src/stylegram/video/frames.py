@@ -76,13 +76,13 @@ def detail(img: Image.Image) -> torch.Tensor:
 def moving_brushwork(outputs: Sequence[Image.Image], frames: Sequence[Image.Image],
                      reference: Sequence[Image.Image]) -> float:
     """How much brushwork the parts that moved get: the fine detail each later output adds beyond its source
-    frame's own, in the pixels that changed since the first frame, over what `reference` (each frame painted alone)
-    adds there. 1: as much as painting each frame alone."""
+    frame's own (per pixel, where it adds any), in the pixels that changed since the first frame, over what
+    `reference` (each frame painted alone) adds there. 1: as much as painting each frame alone."""
     ours = theirs = 0.0
     for k in range(1, len(frames)):
         m, src = moved(frames, k), detail(frames[k])
-        ours += float(((detail(outputs[k]) - src) * m).sum())
-        theirs += float(((detail(reference[k]) - src) * m).sum())
+        ours += float(((detail(outputs[k]) - src).clamp_min(0) * m).sum())
+        theirs += float(((detail(reference[k]) - src).clamp_min(0) * m).sum())
     return ours / theirs if theirs > 0 else float("nan")
 
 
