@@ -14,6 +14,7 @@ ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
 from stylegram.batch.items import MANIFEST, Manifest  # noqa: E402
+from stylegram.batch.pool import start_ray  # noqa: E402
 from stylegram.cli import main  # noqa: E402
 
 from .test_batch import TINY  # noqa: E402
@@ -21,7 +22,7 @@ from .test_batch import TINY  # noqa: E402
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", object_store_memory=256 * 2**20)
+    start_ray(2, object_store_mb=256)  # as `--ray` starts one: two CPUs, workers at the driver's priority
     yield
     ray.shutdown()
 
