@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from PIL import Image
@@ -98,8 +100,12 @@ def test_a_run_forced_into_tiny_tiles_paints_like_the_whole(tmp_path) -> None:
     photo.save(tmp_path / "c.png")
     painting.save(tmp_path / "s.png")
     assert main([str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(out), "--size", "64", "--scales", "1",
-                 "--tile", "32", "--tile-passes", "1", "--tile-iterations", "3", "--quiet"]) == 0
+                 "--tile", "32", "--tile-passes", "1", "--tile-iterations", "3", "--quiet", "--report",
+                 str(tmp_path / "r.json")]) == 0
     assert out.is_file()
+    scale = json.loads((tmp_path / "r.json").read_text())["scales"][0]  # the report says how it was tiled
+    assert scale["tiles"]["core"] == 32 and scale["tiles"]["margin"] == 64 and scale["tiles"]["passes"] == 1
+    assert scale["ended"] == "tiles" and scale["tiles"]["visits"] == len(pass_grids(48, 64, 32, 1, 0, 0)[0])
 
 
 def test_memory_sizes_and_the_choice_to_tile() -> None:
