@@ -43,6 +43,7 @@ def test_page_paints_live_and_offers_the_png(server, tmp_path: Path) -> None:  #
         page.fill("#opt-iterations", "100000")  # the job ends when Stop is pressed, however fast the machine
         page.click("#options-form summary")  # the folded options
         page.fill("#opt-tol", "0")
+        page.fill("#opt-scales", "1")  # one scale: the live image follows it (coarse scales keep the preview up)
         page.click("#options-form summary")
         page.click("#start")
         sources: list[str] = []
