@@ -45,10 +45,12 @@ def main() -> int:
     try:
         for k in range(ns.runs):
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *ns.pytest], cwd=ROOT,
+            # pyproject's addopts already has -q: a second one would drop the "N passed" line
+            r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *ns.pytest], cwd=ROOT,
                                capture_output=True, text=True)
             seconds = time.perf_counter() - t0
-            last = (r.stdout.strip().splitlines() or [""])[-1]
+            last = next((line for line in reversed(r.stdout.splitlines()) if re.search(r"\d+ (passed|failed)", line)),
+                        "")
             counts = {m[1]: int(m[0]) for m in re.findall(r"(\d+) (passed|failed|errors?|skipped)", last)}
             runs.append({"run": k + 1, "seconds": round(seconds, 1), "exit": r.returncode, **counts, "summary": last})
             rows.append([k + 1, f"{seconds / 60:.1f} min", counts.get("passed", 0), counts.get("failed", 0),

@@ -38,3 +38,11 @@ def test_outputs_parse_the_same_way() -> None:
     assert parse_fields({"print-every": "5"}, Outputs()).print_every == 5
     with pytest.raises(OptionErrors, match="--report"):
         parse_fields({"report": "r.txt"}, Outputs())
+
+
+def test_values_that_only_make_sense_together_are_taken_together() -> None:
+    o = parse_fields({"style_layers": "conv1_1,conv2_1,conv3_1", "style_layer_weights": "3,2,1"})
+    assert o.layer_weights() == {"conv1_1": 0.5, "conv2_1": 1 / 3, "conv3_1": 1 / 6}
+    with pytest.raises(OptionErrors) as e:  # a bad size beside them blames the size alone
+        parse_fields({"style_layers": "conv1_1,conv2_1,conv3_1", "style_layer_weights": "3,2,1", "size": "0"})
+    assert set(e.value.fields) == {"size"}

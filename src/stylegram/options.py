@@ -323,24 +323,29 @@ T = TypeVar("T", "Options", "Outputs")
 
 def build(cls: type[T], values: dict[str, Any], base: T | None = None) -> T:
     """An instance from parsed values over `base` (default: the class's defaults). Every bad value is found, not
-    only the first: each is tried alone on the base, then all together. A --scales list alone sets the size."""
+    only the first: when the whole set is refused, each value is tried with the others that are good on their own
+    (so a value that only makes sense with another, --style-layer-weights with --style-layers, is not blamed).
+    A --scales list alone sets the size."""
     values = dict(values)
     if cls is Options and isinstance(values.get("scales"), tuple) and "size" not in values:
         values["size"] = values["scales"][-1]  # --scales 128,256,512 alone: the last is the size
     base = base if base is not None else cls()
-    errors: dict[str, str] = {}
-    for name, value in values.items():
-        try:
-            alone = {name: value, **({"size": values.get("size", base.size)} if name == "scales" else {})}
-            dataclasses.replace(base, **alone)
-        except StylegramError as e:
-            errors[name] = str(e)
-    if errors:
-        raise OptionErrors(errors)
     try:
         return dataclasses.replace(base, **values)
     except StylegramError as e:
-        raise OptionErrors({named_field(str(e)): str(e)}) from None
+        whole = str(e)
+
+    def fails(changes: dict[str, Any]) -> str | None:
+        try:
+            dataclasses.replace(base, **changes)
+            return None
+        except StylegramError as e:
+            return str(e)
+
+    alone = {name: fails({name: value}) for name, value in values.items()}
+    good = {name: values[name] for name, why in alone.items() if why is None}
+    errors = {name: why for name, why in alone.items() if why and fails({**good, name: values[name]})}
+    raise OptionErrors(errors or {named_field(whole): whole})
 
 
 def parse_fields(texts: Mapping[str, Any], base: T | None = None, cls: type[T] | None = None,
