@@ -49,3 +49,17 @@ def save(result: dict[str, Any], out: Path, name: str) -> Path:
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def child_or_skip(spec: str | None, child: Any) -> bool:
+    """A benchmark's --child SPEC runs one configuration here and prints its JSON; without the paper's images there
+    is nothing to measure. True when the caller has nothing more to do."""
+    import json
+
+    if spec:
+        print(json.dumps(child(json.loads(spec))))
+        return True
+    if not (IMAGES / "tubingen.jpg").exists():
+        print(f"skipped: {IMAGES} not found (the benchmark needs the paper's images)")
+        return True
+    return False

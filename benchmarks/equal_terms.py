@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import IMAGES, machine, save, table  # type: ignore[import-not-found]
+from common import IMAGES, child_or_skip, machine, save, table  # type: ignore[import-not-found]
 from PIL import Image
 
 from stylegram import Job, Options, StyleTransfer
@@ -109,11 +109,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child:
-        print(json.dumps(child(json.loads(args.child))))
-        return 0
-    if not (IMAGES / "tubingen.jpg").exists():
-        print(f"skipped: {IMAGES} not found (the benchmark needs the paper's images)")
+    if child_or_skip(args.child, child):
         return 0
     work = Path(tempfile.mkdtemp(prefix="equal-terms-"))
     runs = {"textbook": spawn("textbook", textbook(args.size, args.iterations), work)}

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import BEFORE, IMAGES, machine, save, table  # type: ignore[import-not-found]
+from common import BEFORE, IMAGES, child_or_skip, machine, save, table  # type: ignore[import-not-found]
 
 from stylegram import Options, StyleTransfer
 from stylegram.hardware import estimate_bytes
@@ -90,11 +90,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child:
-        print(json.dumps(child(json.loads(args.child))))
-        return 0
-    if not (IMAGES / "tubingen.jpg").exists():
-        print(f"skipped: {IMAGES} not found (the benchmark needs the paper's images)")
+    if child_or_skip(args.child, child):
         return 0
     images = args.out / "speed-images"
     images.mkdir(parents=True, exist_ok=True)

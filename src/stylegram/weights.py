@@ -44,6 +44,14 @@ def bundled_path() -> Path:
     return Path(str(ref))
 
 
+def read_torch_file(path: Path, refusal: str) -> object:
+    """What torch saved in `path` (tensors and plain data only), or StylegramError(refusal + why) in one line."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a file that is not its own; all mean "not ours"
+        raise StylegramError(f"{refusal}: {type(e).__name__}") from None
+
+
 def download(url: str, sha256: str | None = None, directory: Path | None = None) -> Path:
     """Fetch `url` into the cache once and return the cached path.
 
@@ -103,10 +111,7 @@ def load_state_dict(source: str = "bundled", sha256: str | None = None) -> dict[
             raise StylegramError(f"weights file not found: {source}")
         if sha256 and sha256_of(path) != sha256.lower():
             raise StylegramError(f"SHA-256 of {source} does not match {sha256}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a bad file; all mean "not a weights file"
-        raise StylegramError(f"cannot read weights from {path}: {type(e).__name__}") from None
+    state = read_torch_file(path, f"cannot read weights from {path}")
     if not isinstance(state, dict):
         raise StylegramError(f"weights file {path} does not hold a state_dict")
     return to_normalised_layout(state)
