@@ -26,8 +26,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def bf16_flags() -> list[str]:
+    """The CPU's bf16 instructions (avx512_bf16, amx_bf16): what decides whether --precision auto picks bf16."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    return sorted({f for f in text.split() if f in ("avx512_bf16", "amx_bf16", "avx_vnni", "amx_tile")})
+
+
 def machine() -> dict[str, Any]:
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+    return {"cpu": cpu_model(), "bf16_flags": bf16_flags(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from stylegram.choices import CONV_LAYERS
 from stylegram.files import sha256_of
-from stylegram.network import VGG19
+from stylegram.network import VGG19, pad
 from stylegram.weights import NORMALISED_CONV_KEYS, bundled_path, load_state_dict
 
 BUNDLED_SHA256 = "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
@@ -77,3 +77,13 @@ def test_only_needed_layers_are_computed(net: VGG19) -> None:
 def test_odd_and_tiny_sizes_run(net: VGG19) -> None:
     out = net(torch.rand(1, 3, 17, 9), ["conv5_1"])["conv5_1"]
     assert out.shape == (1, 512, 2, 1)
+
+
+def test_pad_keeps_the_precision_under_autocast() -> None:
+    # CPU autocast would pad in fp32 (a copy out of bf16 and back for every conv)
+    h = torch.rand(1, 4, 5, 6).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pad(h)
+    assert out.dtype == torch.bfloat16 and out.shape == (1, 4, 7, 8)
+    assert torch.equal(out, torch.nn.functional.pad(h, (1, 1, 1, 1), mode="reflect"))
+    assert pad(torch.rand(1, 2, 1, 3)).shape == (1, 2, 3, 5)  # 1 pixel wide: replicate, reflection can't

@@ -26,7 +26,7 @@ from .color import ColorControl
 from .errors import StylegramError
 from .hardware import autocast, free_bytes
 from .images import to_tensor
-from .network import VGG19, load_vgg19
+from .network import VGG19, load_vgg19, pad
 from .options import Options
 from .tiles import ALIGN, MARGIN, assemble, grid, responses
 from .weights import read_torch_file
@@ -65,7 +65,7 @@ class Decoder(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         for key, conv in zip(DECODER_KEYS, self.convs, strict=True):
-            t = conv(F.pad(t, (1, 1, 1, 1), mode="reflect" if min(t.shape[-2:]) > 1 else "replicate"))
+            t = conv(pad(t))
             if key != DECODER_KEYS[-1]:
                 t = F.relu(t)
             if key in UPSAMPLE_AFTER:
