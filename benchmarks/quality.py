@@ -78,7 +78,8 @@ def main() -> None:
     p.add_argument("--configs", nargs="+", default=["before", "now"], choices=list(CONFIGS),
                    help="before: the defaults until 2026-11-28; now: today's; adain-N: --init adain with N scales; "
                    "preview: the one-pass AdaIN picture itself")
-    p.add_argument("--crops", action="store_true", help="write 200 %% sky crops beside the reference to docs/quality")
+    p.add_argument("--crops", action="store_true", help="write 200 %% sky crops beside the reference to --docs")
+    p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "quality")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     if not IMAGES.is_dir():
@@ -108,11 +109,14 @@ def main() -> None:
             rows.append([pair, name, f"{s['style']:.4f}", f"{s['content']:.4f}", f"{s['speckle']:.4f}",
                          seconds.get(name, "")])
             print(table(["pair", "run", "style", "content", "speckle", "s"], rows[-1:]).splitlines()[-1], flush=True)
-        if args.crops and "neural-style" in outputs:
-            quality = Path(__file__).resolve().parents[1] / "docs" / "quality"
+        if args.crops:  # the sky of Tuebingen; the middle of an untuned pair's picture
+            quality = args.docs
             quality.mkdir(parents=True, exist_ok=True)
             order = [n for n in (*args.configs, "neural-style") if n in outputs]
-            side_by_side([crop_200(outputs[n], SKY) for n in order]).save(quality / f"{pair}-sky-200.png")
+            w, h = outputs[args.configs[0]].size
+            box = SKY if ref else (w // 2 - 80, h // 2 - 50, w // 2 + 80, h // 2 + 50)
+            side_by_side([crop_200(outputs[n], box) for n in order]).save(
+                quality / f"{pair}-{'sky' if ref else 'middle'}-200.png")
             side_by_side([outputs[n] for n in order]).save(quality / f"{pair}.jpg", quality=88)
     print()
     print(table(["pair", "run", "style (SWD, lower = closer)", "content (rel. error)", "speckle", "seconds"], rows))

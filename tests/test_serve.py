@@ -148,8 +148,11 @@ def test_queue_positions_cancel_and_stop(client) -> None:
     wait(client, first["id"], states=("running",))
     assert client.get(f"/api/jobs/{second['id']}").json()["position"] == 1
     assert client.get(f"/api/jobs/{third['id']}").json()["position"] == 2
-    assert client.delete(f"/api/jobs/{third['id']}").json()["state"] == "cancelled"
-    assert client.delete(f"/api/jobs/{first['id']}").status_code == 409  # running: stop, not cancel
+    assert client.post(f"/api/jobs/{third['id']}/cancel").json()["state"] == "cancelled"
+    assert client.post(f"/api/jobs/{first['id']}/cancel").status_code == 409  # running: stop, not cancel
+    assert client.delete(f"/api/jobs/{first['id']}").status_code == 409  # nor delete while it runs
+    assert client.delete(f"/api/jobs/{third['id']}").status_code == 200
+    assert client.get(f"/api/jobs/{third['id']}").status_code == 404
     assert client.get(f"/api/jobs/{second['id']}").json()["position"] == 1
     while not client.get(f"/api/jobs/{first['id']}").json()["progress"].get("iteration"):
         time.sleep(0.05)
@@ -165,9 +168,10 @@ def test_gallery_survives_a_restart_and_runs_again(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with TestClient(web.create_app(out)) as c:
         job = wait(c, submit(c, {"demo": "1", "style_weight": "7"}).json()["id"])
+        cookies = dict(c.cookies)  # the same browser comes back
     (out / "junk").mkdir()
     (out / "junk" / "job.json").write_text("{not json")
-    with TestClient(web.create_app(out)) as c:
+    with TestClient(web.create_app(out), cookies=cookies) as c:
         jobs = c.get("/api/jobs").json()
         assert [j["id"] for j in jobs] == [job["id"]] and jobs[0]["options"]["style_weight"] == 7.0
         again = submit(c, {"reuse": job["id"], "style_weight": "7"})
@@ -201,14 +205,14 @@ def server(tmp_path: Path):
 
 def test_ten_clients_poll_while_a_job_runs(server) -> None:
     proc, url, _ = server
-    job = httpx.post(f"{url}/api/jobs", timeout=30,
-                     data={"demo": "1", "size": "64", "iterations": "30", "tol": "0"}).json()
+    r = httpx.post(f"{url}/api/jobs", timeout=30, data={"demo": "1", "size": "64", "iterations": "30", "tol": "0"})
+    job, cookies = r.json(), dict(r.cookies)  # the same person's tabs: their own job
     seen: list[list[int]] = [[] for _ in range(10)]
     errors: list[str] = []
 
     def poll(k: int) -> None:  # until the job is done, however long the machine takes (bounded: 300 s)
         end = time.monotonic() + 300
-        with httpx.Client(base_url=url, timeout=60) as c:
+        with httpx.Client(base_url=url, timeout=60, cookies=cookies) as c:
             while time.monotonic() < end:
                 r = c.get(f"/api/jobs/{job['id']}")
                 if r.status_code != 200:
@@ -223,7 +227,7 @@ def test_ten_clients_poll_while_a_job_runs(server) -> None:
     threads = [threading.Thread(target=poll, args=(k,)) for k in range(10)]
     for t in threads:
         t.start()
-    with httpx.stream("GET", f"{url}/api/jobs/{job['id']}/events", timeout=120) as stream:
+    with httpx.stream("GET", f"{url}/api/jobs/{job['id']}/events", timeout=120, cookies=cookies) as stream:
         events = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")]
     for t in threads:
         t.join()
@@ -231,14 +235,17 @@ def test_ten_clients_poll_while_a_job_runs(server) -> None:
     steps = [e["progress"].get("iteration", 0) for e in events]
     assert events[-1]["state"] == "done" and steps == sorted(steps) and steps[-1] == 90  # up only, to the end
     assert all(s == sorted(s) and s[-1] == 90 for s in seen)  # each client saw the run advance to its end
-    assert httpx.get(f"{url}/api/jobs/{job['id']}/files/result.png").status_code == 200
+    assert httpx.get(f"{url}/api/jobs/{job['id']}/files/result.png", cookies=cookies).status_code == 200
+    assert httpx.get(f"{url}/api/jobs/{job['id']}/files/result.png").status_code == 404  # another person
 
 
 def test_ctrl_c_stops_the_running_job_and_saves_it(server) -> None:
     proc, url, out = server
-    job = httpx.post(f"{url}/api/jobs", timeout=30,
-                     data={"demo": "1", "size": "96", "iterations": "100000", "tol": "0"}).json()  # ends if stopped
-    while not httpx.get(f"{url}/api/jobs/{job['id']}", timeout=30).json()["progress"].get("iteration"):
+    r = httpx.post(f"{url}/api/jobs", timeout=30,
+                   data={"demo": "1", "size": "96", "iterations": "100000", "tol": "0"})  # ends if stopped
+    job = r.json()
+    while not httpx.get(f"{url}/api/jobs/{job['id']}", timeout=30, cookies=r.cookies).json()["progress"].get(
+            "iteration"):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130  # as the CLI's Ctrl-C

@@ -46,6 +46,11 @@ def test_page_paints_live_and_offers_the_png(server, tmp_path: Path) -> None:  #
         page.fill("#opt-scales", "1")  # one scale: the live image follows it (coarse scales keep the preview up)
         page.click("#options-form summary")
         page.click("#start")
+        page.wait_for_selector("#start:disabled", timeout=60_000)  # one press, one job: Start waits for it
+        page.wait_for_selector("#live[src]", timeout=300_000)
+        page.reload()  # a reloaded page follows this person's running job, its form shows the job's options
+        page.wait_for_selector("#stop:enabled", timeout=300_000)
+        assert page.input_value("#opt-size") == size and page.is_disabled("#start")
         sources: list[str] = []
         end = time.monotonic() + 300  # a bound, not a pace: the loop ends at the third live image
         while len(sources) < 3 and time.monotonic() < end:
@@ -59,11 +64,18 @@ def test_page_paints_live_and_offers_the_png(server, tmp_path: Path) -> None:  #
             page.screenshot(path=shot, full_page=False)
         page.click("#stop")
         page.wait_for_selector("#downloads", state="visible", timeout=300_000)
-        assert "stopped" in page.inner_text("#status")
+        status = page.inner_text("#status")
+        assert "stopped" in status and "left at most" not in status  # a finished job has nothing left
+        assert page.is_visible("#compare") and page.is_enabled("#start")
+        page.fill("#slider", "50")  # before/after: the photo over the left half
+        assert "50%" in page.get_attribute("#before", "style")
         href = page.get_attribute("#download-png", "href")
         response = page.request.get(url + href)
         assert response.status == 200 and response.headers["content-type"] == "image/png"
         img = Image.open(io.BytesIO(response.body()))
         assert max(img.size) == int(size)
         page.wait_for_selector(".card img")  # the gallery shows it
+        page.on("dialog", lambda d: d.accept())
+        page.click(".card button.delete")
+        page.wait_for_selector(".card", state="detached", timeout=60_000)
         browser.close()

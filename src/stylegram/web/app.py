@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import importlib.resources
 import json
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..choices import INITS
 from ..errors import StylegramError
@@ -28,6 +31,8 @@ from ..images import load_image, save_image
 from ..options import OptionErrors, Options, default_text, flag, named_field, parse_fields
 from ..samples import procedural_painting, sample_photo
 from ..transfer import plan_scales
+from .access import Access, middleware, person_of
+from .limits import Limits, QueueFull
 from .queue import FINAL, ID_PATTERN, JobQueue, WebJob, new_id
 
 MAX_UPLOAD_BYTES = 30 * 2**20  # per image
@@ -37,7 +42,7 @@ MAX_PIXELS_WEB = 50_000_000  # below the CLI's default: a page is open to anyone
 # Settings that name server paths or are the server's to choose are not offered on the page.
 HIDDEN = ("mask", "weights", "weights_sha256", "max_pixels")
 MAIN = ("size", "style_weight", "content_weight", "style_scale", "preserve_color", "init", "iterations")
-NOT_OPTIONS = ("demo", "reuse")
+NOT_OPTIONS = ("demo", "reuse", "submission")
 CHOICES = {"init": INITS}  # the page takes no --init PATH (a path on the server)  # form fields that choose the inputs
 FILES = re.compile(r"^(result\.png|report\.json|content\.png|style-[1-9]\.png|mask\.png)$")
 EVENT_EVERY_S = 0.25  # at most four progress events a second: the page needs no more, the CPU is the job's
@@ -88,27 +93,56 @@ async def _image(upload: Any, what: str) -> Image.Image:
             raise BadInput(400, str(e).replace(tmp.name, upload.filename or "the upload")) from None
 
 
-async def _inputs(form: Any, queue: JobQueue) -> tuple[Image.Image, list[Image.Image], Image.Image | None, dict]:
+async def _inputs(form: Any, queue: JobQueue, access: Access, person: str) -> tuple[Image.Image, list[Image.Image],
+                                                                                  Image.Image | None, dict]:
     """The photo, paintings, mask and their display names: from an earlier job, the demo pair, or the uploads."""
     if form.get("reuse"):
         earlier = queue.jobs.get(str(form["reuse"])) if re.match(ID_PATTERN, str(form["reuse"])) else None
-        if earlier is None:
+        if earlier is None or not access.may_see(earlier.owner, person):
             raise BadInput(404, "no such job")
         styles = [load_image(p) for p in earlier.input_paths()[1]]
         mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
         return load_image(earlier.dir / "content.png"), styles, mask, dict(earlier.names)
     if form.get("demo"):
-        return sample_photo(), [procedural_painting()], None, {"content": "astronaut (bundled)",
+        return demo_pair()[0], [demo_pair()[1]], None, {"content": "astronaut (bundled)",
                                                                  "style": ["procedural painting (bundled)"]}
     uploads = form.getlist("style")
     if not uploads or not isinstance(form.get("content"), UploadFile):
-        raise BadInput(400, "choose a photo and at least one painting (or the demo pair)")
+        missing = ({} if isinstance(form.get("content"), UploadFile) else {"content": "choose a photo"}) | \
+            ({} if uploads else {"style": "choose at least one painting"})
+        raise BadInput(400, "choose a photo and at least one painting (or the demo pair)", missing)
     if len(uploads) > MAX_STYLES:
         raise BadInput(400, f"at most {MAX_STYLES} paintings, got {len(uploads)}")
     content = await _image(form["content"], "photo")
     styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads)]
     mask = await _image(form["mask"], "mask") if isinstance(form.get("mask"), UploadFile) else None
     return content, styles, mask, {"content": form["content"].filename, "style": [u.filename for u in uploads]}
+
+
+@functools.lru_cache(maxsize=1)
+def demo_pair() -> tuple[Image.Image, Image.Image]:
+    """The bundled photo and painting, made once per server (a few seconds the first time)."""
+    return sample_photo(), procedural_painting()
+
+
+async def _checked(form: Any, queue: JobQueue, access: Access, person: str) -> tuple:
+    """Options, photo, paintings, mask and names; every bad field of the form and the uploads reported at once."""
+    errors: list[BadInput] = []
+    options = inputs = None
+    try:
+        options = parse_options({k: v for k, v in form.items() if isinstance(v, str) and k not in NOT_OPTIONS})
+    except BadInput as e:
+        errors.append(e)
+    try:
+        inputs = await _inputs(form, queue, access, person)
+    except BadInput as e:
+        errors.append(e)
+    if errors:
+        fields = {k: v for e in errors for k, v in e.fields.items()}
+        raise BadInput(errors[0].status, "; ".join(e.message for e in errors), fields)
+    assert options is not None and inputs is not None
+    check_job(options, *inputs[:3])
+    return (options, *inputs)
 
 
 def check_job(options: Options, content: Image.Image, styles: list, mask: Image.Image | None) -> None:
@@ -125,19 +159,24 @@ def check_job(options: Options, content: Image.Image, styles: list, mask: Image.
         raise BadInput(422, str(e), dict.fromkeys(names, str(e))) from None
 
 
-async def _submission(request: Request, queue: JobQueue, out: Path) -> WebJob:
-    """A new job from a form: options parsed and checked, inputs decoded, saved under a new id."""
+async def _submission(request: Request, queue: JobQueue, out: Path, access: Access) -> WebJob:
+    """A new job from a form: options parsed and checked, inputs decoded, saved under a new id; or the job this
+    page already made for the same press of Start (its `submission` key)."""
     if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
         raise BadInput(413, f"the upload is larger than {MAX_REQUEST_BYTES // 2**20} MB")
     try:
         form = await request.form(max_files=MAX_STYLES + 2, max_fields=100, max_part_size=MAX_UPLOAD_BYTES)
     except Exception as e:  # starlette's own limits and malformed bodies
         raise BadInput(400, f"could not read the form: {getattr(e, 'detail', e)}") from None
-    options = parse_options({k: v for k, v in form.items() if isinstance(v, str) and k not in NOT_OPTIONS})
-    content, styles, mask, names = await _inputs(form, queue)
-    check_job(options, content, styles, mask)
+    person = person_of(request)
+    key = str(form.get("submission") or "")[:64] or None
+    earlier = queue.submitted(person, key)
+    if earlier is not None:
+        return earlier
+    queue.check_room(person)
+    options, content, styles, mask, names = await _checked(form, queue, access, person)
     job_id = new_id()
-    job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None)
+    job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None, owner=person, submission=key)
     job.dir.mkdir()
     save_image(content, job.dir / "content.png")
     for k, img in enumerate(styles):
@@ -147,10 +186,12 @@ async def _submission(request: Request, queue: JobQueue, out: Path) -> WebJob:
     return job
 
 
-def create_app(out: Path, own_thread: bool = True) -> FastAPI:
+def create_app(out: Path, own_thread: bool = True, access: Access | None = None, limits: Limits | None = None,
+               log: Callable[[str], None] = print) -> FastAPI:
     """The app; with own_thread=False the caller runs the jobs (app.state.queue.run_forever())."""
     out.mkdir(parents=True, exist_ok=True)
-    queue = JobQueue(out, own_thread)
+    access = access or Access()
+    queue = JobQueue(out, own_thread, limits, log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -159,12 +200,10 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
         await asyncio.to_thread(queue.shutdown)  # Ctrl-C: the running job stops and saves, as the CLI's does
 
     app = FastAPI(title="stylegram", lifespan=lifespan)
-    app.state.queue = queue
+    app.state.queue, app.state.access = queue, access
+    app.middleware("http")(middleware(access))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-
-    @app.exception_handler(BadInput)
-    async def bad_input(request: Request, exc: BadInput) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "fields": exc.fields}, status_code=exc.status)
+    _errors(app)
 
     @app.get("/")
     async def index() -> FileResponse:
@@ -175,19 +214,47 @@ def create_app(out: Path, own_thread: bool = True) -> FastAPI:
         return option_fields()
 
     @app.post("/api/jobs", status_code=201)
-    async def submit(request: Request) -> dict[str, Any]:
-        job = await _submission(request, queue, out)
+    async def submit(request: Request) -> Response:
+        job = await _submission(request, queue, out, access)
+        if job.id in queue.jobs:  # this press of Start was already taken: the same job again
+            return JSONResponse(described(queue, job), status_code=200)
         queue.submit(job)
-        return described(queue, job)
+        return JSONResponse(described(queue, job), status_code=201)
 
-    _job_routes(app, queue)
+    _job_routes(app, queue, access)
     return app
 
 
-def find(queue: JobQueue, job_id: str) -> WebJob:
+def _errors(app: FastAPI) -> None:
+    """One shape for every refusal, 4xx and 5xx alike: {"error": message, "fields": {field: message}}."""
+
+    @app.exception_handler(BadInput)
+    async def bad_input(request: Request, exc: BadInput) -> JSONResponse:
+        return JSONResponse({"error": exc.message, "fields": exc.fields}, status_code=exc.status)
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "fields": {}}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail), "fields": {}}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": "malformed request", "fields": {}}, status_code=422)
+
+
+def find(queue: JobQueue, job_id: str, access: Access, person: str, change: bool = False) -> WebJob:
+    """The job by id if this person may see it (or change it); 404 otherwise, so that ids of others' jobs are not
+    confirmed."""
     job = queue.jobs.get(job_id) if re.match(ID_PATTERN, job_id) else None
-    if job is None:
+    if job is None or not access.may_see(job.owner, person):
         raise HTTPException(404, "no such job")
+    if change and not access.may_change(job.owner, person):
+        raise HTTPException(403, "only the person who started this job can change it")
     return job
 
 
@@ -195,34 +262,54 @@ def described(queue: JobQueue, job: WebJob) -> dict[str, Any]:
     return {**job.summary(), "position": queue.position(job.id)}
 
 
-def _job_routes(app: FastAPI, queue: JobQueue) -> None:
-    """The routes of one job: state, stop/cancel, its live events, preview and files."""
+def public_report(path: Path, job: WebJob) -> dict[str, Any]:
+    """report.json as served: the server's paths cut to file names."""
+    def scrub(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: scrub(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [scrub(x) for x in v]
+        if isinstance(v, str) and ("/" in v or "\\" in v) and Path(v).is_absolute():
+            return Path(v).name
+        return v
+
+    return scrub(json.loads(path.read_text()))
+
+
+def _job_routes(app: FastAPI, queue: JobQueue, access: Access) -> None:
+    """The routes of one job: state, stop/cancel/delete, its live events, preview and files."""
 
     @app.get("/api/jobs")
-    async def jobs() -> list[dict[str, Any]]:
-        return [described(queue, j) for j in sorted(queue.jobs.values(), key=lambda j: -j.created)]
+    async def jobs(request: Request) -> list[dict[str, Any]]:
+        person = person_of(request)
+        return [{**described(queue, j), "mine": j.owner == person}
+                for j in sorted(queue.jobs.values(), key=lambda j: -j.created) if access.may_see(j.owner, person)]
 
     @app.get("/api/jobs/{job_id}")
-    async def job_state(job_id: str) -> dict[str, Any]:
-        return described(queue, find(queue, job_id))
+    async def job_state(job_id: str, request: Request) -> dict[str, Any]:
+        return described(queue, find(queue, job_id, access, person_of(request)))
 
-    def act(job_id: str, action: Any, refusal: str) -> dict[str, Any]:
-        job = find(queue, job_id)
+    def act(job_id: str, request: Request, action: Any, refusal: str) -> dict[str, Any]:
+        job = find(queue, job_id, access, person_of(request), change=True)
         if not action(job.id):
             raise HTTPException(409, f"job is {job.state}: {refusal}")
         return described(queue, job)
 
-    @app.delete("/api/jobs/{job_id}")
-    async def cancel(job_id: str) -> dict[str, Any]:
-        return act(job_id, queue.cancel, "only a queued job can be cancelled")
+    @app.post("/api/jobs/{job_id}/cancel")
+    async def cancel(job_id: str, request: Request) -> dict[str, Any]:
+        return act(job_id, request, queue.cancel, "only a queued job can be cancelled")
 
     @app.post("/api/jobs/{job_id}/stop")
-    async def stop(job_id: str) -> dict[str, Any]:
-        return act(job_id, queue.stop, "only a running job can be stopped")
+    async def stop(job_id: str, request: Request) -> dict[str, Any]:
+        return act(job_id, request, queue.stop, "only a running job can be stopped")
+
+    @app.delete("/api/jobs/{job_id}")
+    async def delete(job_id: str, request: Request) -> dict[str, Any]:
+        return act(job_id, request, queue.delete, "a running job can be deleted once it is stopped")
 
     @app.get("/api/jobs/{job_id}/events")
     async def events(job_id: str, request: Request) -> StreamingResponse:
-        job = find(queue, job_id)
+        job = find(queue, job_id, access, person_of(request))
 
         async def stream() -> AsyncIterator[str]:
             seen = -1
@@ -230,15 +317,21 @@ def _job_routes(app: FastAPI, queue: JobQueue) -> None:
                 if job.version != seen:
                     seen = job.version
                     yield f"data: {json.dumps(described(queue, job))}\n\n"
-                    if job.state in FINAL:
+                    if job.state in FINAL or job.id not in queue.jobs:
                         return
                 await asyncio.sleep(EVENT_EVERY_S)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
+    _file_routes(app, queue, access)
+
+
+def _file_routes(app: FastAPI, queue: JobQueue, access: Access) -> None:
+    """A job's live image and its files (report.json without server paths)."""
+
     @app.get("/api/jobs/{job_id}/preview")
-    async def preview(job_id: str) -> Response:
-        job = find(queue, job_id)
+    async def preview(job_id: str, request: Request) -> Response:
+        job = find(queue, job_id, access, person_of(request))
         if job.preview is None:
             path = job.dir / "result.png"
             if not path.is_file():
@@ -247,9 +340,12 @@ def _job_routes(app: FastAPI, queue: JobQueue) -> None:
         return Response(job.preview, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/jobs/{job_id}/files/{name}")
-    async def file(job_id: str, name: str) -> FileResponse:
-        job = find(queue, job_id)
+    async def file(job_id: str, name: str, request: Request) -> Response:
+        job = find(queue, job_id, access, person_of(request))
         if not FILES.match(name) or not (job.dir / name).is_file():
             raise HTTPException(404, "no such file")
         download = f"stylegram-{job.id[:8]}-{name}" if name in ("result.png", "report.json") else None
+        if name == "report.json":
+            return JSONResponse(public_report(job.dir / name, job),
+                                headers={"Content-Disposition": f'attachment; filename="{download}"'})
         return FileResponse(str(job.dir / name), filename=download)

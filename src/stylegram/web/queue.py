@@ -11,20 +11,25 @@ import ctypes
 import gc
 import io
 import json
+import shutil
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..adain import AdaIN
 from ..errors import StylegramError
 from ..files import write_json
+from ..hardware import resolve_device
 from ..job import Job
 from ..options import Options, Outputs
 from ..preview import preview
 from ..transfer import Iterate
+from .limits import Limits, QueueFull, expired
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
 FINAL = ("done", "stopped", "failed", "cancelled")
@@ -50,12 +55,15 @@ class WebJob:
     preview: bytes | None = field(default=None, repr=False)
     preview_version: int = 0
     stop_requested: bool = False
+    owner: str | None = None  # the browser that submitted it (access.py); never sent to a page
+    submission: str | None = None  # the page's key for one press of Start: a repeat returns this job
 
     def input_paths(self) -> tuple[str, list[str], str | None]:
         return (str(self.dir / "content.png"), [str(self.dir / f"style-{k + 1}.png") for k in range(self.styles)],
                 str(self.dir / "mask.png") if self.mask else None)
 
     def summary(self) -> dict[str, Any]:
+        """What a page sees: no owner, no server path."""
         return {"id": self.id, "state": self.state, "created": self.created, "error": self.error,
                 "progress": self.progress, "seconds": self.seconds, "names": self.names, "styles": self.styles,
                 "mask": self.mask, "options": self.options.to_dict(), "preview_version": self.preview_version,
@@ -63,7 +71,11 @@ class WebJob:
 
     def save(self) -> None:
         meta = {k: v for k, v in self.summary().items() if k not in ("preview_version", "result", "report")}
-        write_json(self.dir / "job.json", meta)
+        write_json(self.dir / "job.json", {**meta, "owner": self.owner, "submission": self.submission})
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in ("queued", "running")
 
     def touch(self) -> None:
         self.version += 1
@@ -74,13 +86,17 @@ def new_id() -> str:
 
 
 class JobQueue:
-    def __init__(self, out: Path, own_thread: bool = True) -> None:
+    def __init__(self, out: Path, own_thread: bool = True, limits: Limits | None = None,
+                 log: Callable[[str], None] = print) -> None:
         self.out = out
+        self.limits = limits or Limits()
+        self.log = log
         self.own_thread = own_thread  # False: the caller runs the worker (run_forever)
         self.jobs: dict[str, WebJob] = {}
         self.pending: deque[str] = deque()
         self.lock = threading.Condition()
         self.closing = False
+        self.interrupted = False  # a signal stopped a running job (its image saved)
         self.load()
         self.worker = threading.Thread(target=self._work, name="stylegram-worker", daemon=True)
 
@@ -92,7 +108,8 @@ class JobQueue:
                 meta = json.loads(meta_path.read_text())
                 job = WebJob(meta["id"], meta_path.parent, Options(**meta["options"]), meta.get("names", {}),
                              meta.get("styles", 1), meta.get("mask", False), meta["state"], meta["created"],
-                             meta.get("error"), meta.get("progress", {}), meta.get("seconds"))
+                             meta.get("error"), meta.get("progress", {}), meta.get("seconds"),
+                             owner=meta.get("owner"), submission=meta.get("submission"))
             except (OSError, ValueError, KeyError, TypeError, StylegramError):
                 continue  # not ours, or damaged: leave it alone
             if job.id != meta_path.parent.name:
@@ -105,9 +122,29 @@ class JobQueue:
         if self.own_thread:
             self.worker.start()
 
-    def run_forever(self) -> None:
-        """The worker in the calling thread, until shutdown() or a job interrupted by a signal."""
+    def run_forever(self) -> bool:
+        """The worker in the calling thread, until shutdown() or a job interrupted by a signal (then True)."""
         self._work()
+        return self.interrupted
+
+    def submitted(self, owner: str, submission: str | None) -> WebJob | None:
+        """The job this person's page already made for this press of Start, if any."""
+        if not submission:
+            return None
+        with self.lock:
+            return next((j for j in self.jobs.values() if j.owner == owner and j.submission == submission), None)
+
+    def check_room(self, owner: str) -> None:
+        """QueueFull when this person, or everyone together, already has as many jobs waiting as allowed."""
+        with self.lock:
+            waiting = [j for j in self.jobs.values() if j.waiting]
+            mine = sum(j.owner == owner for j in waiting)
+        if mine >= self.limits.queued_per_person:
+            raise QueueFull(f"you have {mine} jobs queued or running (at most {self.limits.queued_per_person} "
+                            f"each): wait for one to finish, or cancel one")
+        if len(waiting) >= self.limits.queued_total:
+            raise QueueFull(f"the server has {len(waiting)} jobs queued or running (at most "
+                            f"{self.limits.queued_total}): try again in a while")
 
     def submit(self, job: WebJob) -> None:
         with self.lock:
@@ -134,6 +171,26 @@ class JobQueue:
             self._bump_queue()
             return True
 
+    def delete(self, job_id: str) -> bool:
+        """Remove a job and its files; a queued one is cancelled first. False while it runs (stop it first)."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.state == "running":
+                return False
+            if job_id in self.pending:
+                self.cancel(job_id)
+            del self.jobs[job_id]
+        shutil.rmtree(job.dir, ignore_errors=True)
+        return True
+
+    def prune(self) -> None:
+        """Delete the finished jobs the limits no longer keep (oldest first), saying so in the log."""
+        with self.lock:
+            finished = [j for j in self.jobs.values() if j.state in FINAL]
+        for job, why in expired(finished, self.limits):
+            if self.delete(job.id):
+                self.log(f"stylegram serve: deleted job {job.id[:8]} ({why})")
+
     def stop(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
         if job is None or job.state != "running":
@@ -159,6 +216,8 @@ class JobQueue:
             self.jobs[job_id].touch()
 
     def _work(self) -> None:
+        self.prune()
+        warm()
         while True:
             with self.lock:
                 while not self.pending and not self.closing:
@@ -170,19 +229,6 @@ class JobQueue:
                 self._bump_queue()
             self._run(job)
 
-    def _preview(self, job: WebJob, content: str, styles: list[str], options: Options) -> bool:
-        """The one-pass AdaIN picture first (well under a second at 512 px), before the optimisation starts."""
-        try:
-            quick = preview(content, styles, options)
-        except StylegramError:  # the transfer will say what is wrong
-            return False
-        buf = io.BytesIO()
-        quick.image.save(buf, format="PNG")
-        job.preview, job.preview_version = buf.getvalue(), job.preview_version + 1
-        job.progress = {"iteration": 0, "stage": "preview", "preview_seconds": round(quick.seconds, 3)}
-        job.touch()
-        return True
-
     def _run(self, job: WebJob) -> None:
         job.save()
         job.touch()
@@ -190,7 +236,7 @@ class JobQueue:
         content, styles, mask = job.input_paths()
         options = job.options.replace(mask=mask) if mask else job.options
         last = [0.0]
-        previewed = self._preview(job, content, styles, options)
+        previewed = quick_picture(job, content, styles, options)
 
         def on_iterate(it: Iterate) -> bool:
             elapsed = time.perf_counter() - t0
@@ -218,7 +264,7 @@ class JobQueue:
             job.state = "stopped" if job.stop_requested or result.interrupted else "done"
             if result.interrupted:  # Ctrl-C or SIGTERM reached the job (worker in the main thread): leave
                 with self.lock:
-                    self.closing = True
+                    self.closing = self.interrupted = True
         except Exception as e:  # a failed job must not take the server down; it says why on the page
             job.state, job.error = "failed", str(e) if isinstance(e, StylegramError) else f"{type(e).__name__}: {e}"
         job.seconds = round(time.perf_counter() - t0, 2)
@@ -227,7 +273,31 @@ class JobQueue:
             job.preview_version += 1
         job.save()
         job.touch()
+        self.prune()
         _release_memory()
+
+
+def quick_picture(job: WebJob, content: str, styles: list[str], options: Options) -> bool:
+    """The one-pass AdaIN picture first (well under a second at 512 px), before the optimisation starts."""
+    try:
+        quick = preview(content, styles, options)
+    except StylegramError:  # the transfer will say what is wrong
+        return False
+    buf = io.BytesIO()
+    quick.image.save(buf, format="PNG")
+    job.preview, job.preview_version = buf.getvalue(), job.preview_version + 1
+    job.progress = {"iteration": 0, "stage": "preview", "preview_seconds": round(quick.seconds, 3)}
+    job.touch()
+    return True
+
+
+def warm() -> None:
+    """The network and the AdaIN decoder loaded (and cached) before the first job, so that its first picture
+    follows Start at once."""
+    try:
+        AdaIN(resolve_device("auto"))
+    except StylegramError:
+        pass  # a job will say what is missing
 
 
 def _release_memory() -> None:

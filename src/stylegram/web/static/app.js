@@ -45,14 +45,14 @@ function setOptions(options) {
 }
 
 function showErrors(body) {
-  for (const d of document.querySelectorAll(".field")) { d.classList.remove("invalid"); d.querySelector(".field-error").textContent = ""; }
+  for (const d of document.querySelectorAll("[data-name]")) { d.classList.remove("invalid"); d.querySelector(".field-error").textContent = ""; }
   $("error").textContent = body ? body.error : "";
   if (!body || !body.fields) return;
   for (const [name, msg] of Object.entries(body.fields)) {
-    const d = document.querySelector(`.field[data-name="${name}"]`);
+    const d = document.querySelector(`[data-name="${name}"]`);
     if (!d) continue;
     d.classList.add("invalid"); d.querySelector(".field-error").textContent = msg;
-    if (d.parentElement.id === "more-options") d.closest("details").open = true;
+    if (d.parentElement && d.parentElement.id === "more-options") d.closest("details").open = true;
   }
 }
 
@@ -75,10 +75,16 @@ function dropZone(zone, input, onChange) {
   input.addEventListener("change", onChange);
 }
 
+function busy(on) { $("start").disabled = on; }  // while this page's job waits or runs: one press, one job
+
 async function start(reuse, options) {
+  if ($("start").disabled) return;
+  busy(true);
   showErrors(null);
   if (options) setOptions(options);
+  $("status").textContent = !reuse && $("demo").checked ? "preparing the demo pair…" : "sending…";
   const data = new FormData();
+  data.append("submission", crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
   for (const f of fields) { const el = $("opt-" + f.name); if (el && el.value !== "") data.append(f.name, el.value); }
   if (reuse) data.append("reuse", reuse);
   else if ($("demo").checked) data.append("demo", "1");
@@ -87,9 +93,14 @@ async function start(reuse, options) {
     for (const f of $("style-input").files) data.append("style", f);
     if ($("mask-input").files[0]) data.append("mask", $("mask-input").files[0]);
   }
-  const r = await fetch("/api/jobs", { method: "POST", body: data });
-  const body = await r.json();
-  if (!r.ok) { showErrors(body); return; }
+  let r, body;
+  try {
+    r = await fetch("/api/jobs", { method: "POST", body: data });
+    body = await r.json();
+  } catch (e) {
+    body = { error: "the server did not answer: " + e, fields: {} };
+  }
+  if (!r || !r.ok) { busy(false); $("status").textContent = ""; showErrors(body); return; }
   follow(body);
   refreshGallery();
 }
@@ -101,26 +112,29 @@ function render(job) {
   const lines = [];
   if (job.state === "queued") lines.push(`queued: position ${job.position}`);
   else lines.push(job.state + (job.error ? `: ${job.error}` : ""));
+  const running = job.state === "running";
   if (p.iteration) {
     const l = p.losses;
-    lines.push(`scale ${p.scale}/${p.scales} · iteration ${p.iteration}/${p.iterations} (at most)`);
+    lines.push(`scale ${p.scale}/${p.scales} · iteration ${p.iteration}` + (running ? `/${p.iterations} (at most)` : ""));
     lines.push(`content ${l.content.toPrecision(4)} · style ${l.style.toPrecision(4)} · total ${l.total.toPrecision(4)}`);
-    lines.push(`elapsed ${fmt(p.elapsed)} · left at most ${fmt(p.eta)}`);
+    lines.push(running ? `elapsed ${fmt(p.elapsed)} · left at most ${fmt(p.eta)}` : `took ${fmt(job.seconds)}`);
     $("progress").value = p.iteration / p.iterations;
-  }
+  } else if (running && p.stage === "preview") lines.push("the quick picture; painting it now…");
   if (job.state === "done" || job.state === "stopped") $("progress").value = 1;
   $("status").textContent = lines.join("\n");
   if (job.preview_version !== shownPreview && (job.preview_version > 0 || job.result)) {
     shownPreview = job.preview_version;
     $("live").src = `/api/jobs/${job.id}/preview?v=${job.preview_version}`;
   }
-  const running = job.state === "running";
   $("stop").disabled = !running;
+  busy(job.mine !== false && ["queued", "running"].includes(job.state));
   const finished = job.result && ["done", "stopped"].includes(job.state);
   $("downloads").hidden = !finished;
+  $("compare").hidden = !finished;
   if (finished) {
     $("download-png").href = `/api/jobs/${job.id}/files/result.png`;
     $("download-report").href = `/api/jobs/${job.id}/files/report.json`;
+    $("before").src = `/api/jobs/${job.id}/files/content.png`;
   }
 }
 
@@ -131,8 +145,17 @@ function follow(job) {
   source = new EventSource(`/api/jobs/${job.id}/events`);
   source.onmessage = (e) => {
     const j = JSON.parse(e.data); render(j);
-    if (["done", "stopped", "failed", "cancelled"].includes(j.state)) { source.close(); refreshGallery(); }
+    if (["done", "stopped", "failed", "cancelled"].includes(j.state)) { source.close(); busy(false); refreshGallery(); }
   };
+}
+
+async function resume() {
+  // a reloaded page follows this person's running or queued job, and its form shows the last job's options
+  const jobs = await (await fetch("/api/jobs")).json();
+  const mine = jobs.filter((j) => j.mine);
+  const waiting = mine.find((j) => j.state === "running") || mine.find((j) => j.state === "queued");
+  if (waiting) { setOptions(waiting.options); follow(waiting); }
+  else if (mine.length) setOptions(mine[0].options);
 }
 
 async function refreshGallery() {
@@ -144,6 +167,7 @@ async function refreshGallery() {
     const o = j.options;
     const state = document.createElement("div"); state.className = "state";
     state.textContent = j.state + (j.position ? ` (#${j.position} in queue)` : "") + (j.seconds ? ` · ${fmt(j.seconds)}` : "");
+    if (j.error) { const why = document.createElement("div"); why.className = "why"; why.textContent = j.error; state.appendChild(why); }
     const info = document.createElement("div");
     info.textContent = `${j.names.content || ""} × ${(j.names.style || []).join(", ")} · ${o.size} px · β ${o.style_weight} · α ${o.content_weight}`;
     const all = document.createElement("details");
@@ -158,10 +182,20 @@ async function refreshGallery() {
     const again = document.createElement("button"); again.textContent = "Run again with these options";
     again.onclick = () => start(j.id, j.options);
     card.appendChild(again);
-    if (j.state === "queued") {
+    if (j.mine && j.state === "queued") {
       const cancel = document.createElement("button"); cancel.textContent = "Cancel";
-      cancel.onclick = async () => { await fetch(`/api/jobs/${j.id}`, { method: "DELETE" }); refreshGallery(); };
+      cancel.onclick = async () => { await fetch(`/api/jobs/${j.id}/cancel`, { method: "POST" }); refreshGallery(); };
       card.appendChild(cancel);
+    }
+    if (j.mine && j.state !== "running") {
+      const del = document.createElement("button"); del.textContent = "Delete"; del.className = "delete";
+      del.onclick = async () => {
+        if (!confirm("Delete this job and its files?")) return;
+        await fetch(`/api/jobs/${j.id}`, { method: "DELETE" });
+        if (j.id === current) { current = null; $("live").removeAttribute("src"); $("status").textContent = ""; busy(false); }
+        refreshGallery();
+      };
+      card.appendChild(del);
     }
     if (j.id !== current) card.onclick = (e) => { if (!["BUTTON", "SUMMARY"].includes(e.target.tagName)) follow(j); };
     g.appendChild(card);
@@ -175,5 +209,6 @@ dropZone($("content-drop"), $("content-input"), () => {
 });
 dropZone($("style-drop"), $("style-input"), () => thumbs($("style-input"), $("style-thumbs")));
 dropZone($("mask-drop"), $("mask-input"), () => {});
-buildForm().then(refreshGallery);
+$("slider").oninput = () => { $("before").style.clipPath = `inset(0 ${100 - $("slider").value}% 0 0)`; };
+buildForm().then(resume).then(refreshGallery);
 setInterval(refreshGallery, 5000);
