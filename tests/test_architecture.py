@@ -16,6 +16,7 @@ from stylegram import Options, StyleTransfer
 from stylegram.cli import build_parser
 from stylegram.cli.batch import build_parser as batch_parser
 from stylegram.cli.flags import TABLE_END, TABLE_START, options_table
+from stylegram.cli.serve import serve_parser
 from stylegram.losses import TVTerm
 
 from .conftest import ROOT, make_painting, make_photo
@@ -198,6 +199,7 @@ def test_docs_name_only_real_flags_and_the_options_table_is_generated() -> None:
     real |= {"--out", "--content", "--styles", "--resume", "--host", "--port", "--fps", "--frames",
              "--temporal-weight", "--demo"}
     real |= {s for a in batch_parser()._actions for s in a.option_strings}
+    real |= {s for a in serve_parser()._actions for s in a.option_strings}
     real |= {"--head", "--address"}  # `ray start`'s, in the cluster recipe
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         unknown = _flags_in(doc.read_text()) - real

@@ -94,7 +94,7 @@ def start_server(app: object, ns: argparse.Namespace) -> tuple:
     return server, thread
 
 
-def main(argv: Sequence[str]) -> int:
+def serve_parser() -> Parser:
     p = Parser(prog=f"{PROG} serve", description="Serve the web page: upload a photo and paintings, watch the "
                "painting form, download it. Jobs run one at a time; results stay in --out.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
@@ -102,7 +102,11 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--out", default="out/serve", metavar="DIR", help="results and the gallery (default: out/serve)")
     access_flags(p)
     limit_flags(p)
-    ns = p.parse_args(list(argv))
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    ns = serve_parser().parse_args(list(argv))
     try:
         import uvicorn  # noqa: F401  (start_server's; missing, it is said here)
 

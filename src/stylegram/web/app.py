@@ -88,7 +88,7 @@ async def _image(upload: Any, what: str) -> Image.Image:
         tmp.write(data)
         tmp.flush()
         try:
-            return load_image(tmp.name, what, MAX_PIXELS_WEB)
+            return await asyncio.to_thread(load_image, tmp.name, what, MAX_PIXELS_WEB)
         except StylegramError as e:
             raise BadInput(400, str(e).replace(tmp.name, upload.filename or "the upload")) from None
 
@@ -100,11 +100,14 @@ async def _inputs(form: Any, queue: JobQueue, access: Access, person: str) -> tu
         earlier = queue.jobs.get(str(form["reuse"])) if re.match(ID_PATTERN, str(form["reuse"])) else None
         if earlier is None or not access.may_see(earlier.owner, person):
             raise BadInput(404, "no such job")
-        styles = [load_image(p) for p in earlier.input_paths()[1]]
-        mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
-        return load_image(earlier.dir / "content.png"), styles, mask, dict(earlier.names)
-    if form.get("demo"):
-        return demo_pair()[0], [demo_pair()[1]], None, {"content": "astronaut (bundled)",
+        def load() -> tuple:
+            styles = [load_image(p) for p in earlier.input_paths()[1]]
+            mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
+            return load_image(earlier.dir / "content.png"), styles, mask, dict(earlier.names)
+        return await asyncio.to_thread(load)
+    if form.get("demo"):  # made in a thread: the event loop keeps answering the others meanwhile
+        photo, painting = await asyncio.to_thread(demo_pair)
+        return photo, [painting], None, {"content": "astronaut (bundled)",
                                                                  "style": ["procedural painting (bundled)"]}
     uploads = form.getlist("style")
     if not uploads or not isinstance(form.get("content"), UploadFile):
@@ -178,11 +181,9 @@ async def _submission(request: Request, queue: JobQueue, out: Path, access: Acce
     job_id = new_id()
     job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None, owner=person, submission=key)
     job.dir.mkdir()
-    save_image(content, job.dir / "content.png")
-    for k, img in enumerate(styles):
-        save_image(img, job.dir / f"style-{k + 1}.png")
-    if mask is not None:
-        save_image(mask, job.dir / "mask.png")
+    named = [(content, "content.png"), *((img, f"style-{k + 1}.png") for k, img in enumerate(styles)),
+             *([(mask, "mask.png")] if mask is not None else [])]
+    await asyncio.to_thread(lambda: [save_image(img, job.dir / name) for img, name in named])
     return job
 
 
