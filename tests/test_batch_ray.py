@@ -17,7 +17,7 @@ from stylegram.batch.items import MANIFEST, Manifest  # noqa: E402
 from stylegram.batch.pool import start_ray  # noqa: E402
 from stylegram.cli import main  # noqa: E402
 
-from .test_batch import TINY  # noqa: E402
+from .test_batch import TINY, named  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,7 +33,7 @@ def test_ray_batch_of_four_then_resume_touches_nothing(inputs: Path, tmp_path: P
             "--ray"]
     assert main(argv) == 0
     records = Manifest(out).load()
-    assert sorted(records) == ["p0__s0.png", "p0__s1.png", "p1__s0.png", "p1__s1.png"]
+    assert sorted(records) == [named("p0__s0"), named("p0__s1"), named("p1__s0"), named("p1__s1")]
     assert all(r["status"] == "done" and r["losses"]["total"] > 0 for r in records.values())
     assert all(Image.open(out / n).size == (32, 27) for n in records)
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != MANIFEST}
@@ -49,8 +49,9 @@ def test_ray_bad_file_among_good_ones(inputs: Path, tmp_path: Path) -> None:
     assert main(["batch", str(inputs / "photos" / "p0.png"), "--style", str(inputs / "paintings"), "-o", str(out),
                  "--quiet", *TINY, "--ray"]) == 1
     records = Manifest(out).load()
-    assert [records[n]["status"] for n in ("p0__broken.png", "p0__s0.png", "p0__s1.png")] == ["failed", "done", "done"]
-    assert str(bad) in records["p0__broken.png"]["error"] and not (out / "p0__broken.png").exists()
+    statuses = [records[named(n)]["status"] for n in ("p0__broken", "p0__s0", "p0__s1")]
+    assert statuses == ["failed", "done", "done"]
+    assert str(bad) in records[named("p0__broken")]["error"] and not (out / named("p0__broken")).exists()
 
 
 def _kill_first_painting_worker(killed: list[int], stop: threading.Event) -> None:

@@ -172,3 +172,20 @@ def test_a_reachable_server_prints_its_token_and_stops_quietly(tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_failed_job_says_why_without_server_paths(tmp_path: Path, monkeypatch) -> None:
+    import stylegram.web.queue as queue_module
+    from stylegram.errors import StylegramError
+
+    class Broken:  # a job that fails naming its input, as a real one would
+        def __init__(self, content: str, *args: object) -> None:
+            self.content = content
+
+        def run(self, on_iterate: object) -> None:
+            raise StylegramError(f"photo {self.content}: damaged")
+
+    monkeypatch.setattr(queue_module, "Job", Broken)
+    with app(tmp_path, worker=True) as c:
+        job = wait(c, c.post("/api/jobs", data=DEMO).json()["id"])
+        assert job["state"] == "failed" and job["error"] == "photo content.png: damaged"

@@ -37,6 +37,14 @@ def test_reliable_where_flows_agree_and_not_where_they_do_not() -> None:
     assert float(reliable(boundary, -boundary)[..., :, 11:13].max()) == 0.0
 
 
+def test_reliable_excludes_what_came_in_from_outside_the_frame() -> None:
+    back = np.zeros((24, 24, 2), np.float32)
+    back[..., 0] = 3  # a pan: each pixel came from 3 to its right; the right 3 columns were outside the frame
+    c = reliable(back, -back)
+    assert float(c[..., :, 21:].max()) == 0.0  # the warp would smear the border there
+    assert float(c[..., 2:-2, 2:17].min()) == 1.0
+
+
 def test_reliable_excludes_what_the_warp_drags_across_an_edge() -> None:
     still = np.zeros((24, 24, 2), np.float32)  # the flow says nothing moved, consistently
     before = torch.zeros(1, 3, 24, 24)

@@ -55,7 +55,11 @@ class Piece:
 
     @classmethod
     def whole(cls, x: torch.Tensor) -> Piece:
-        h, w = x.shape[-2:]
+        return cls.of_size(*x.shape[-2:])
+
+    @classmethod
+    def of_size(cls, h: int, w: int) -> Piece:
+        """The whole h x w image as one piece: core and window are all of it."""
         return cls(0, h, 0, w, 0, h, 0, w, h, w)
 
     def window(self, image: torch.Tensor) -> torch.Tensor:

@@ -50,7 +50,7 @@ def grid(h: int, w: int, core: int, offset: tuple[int, int] = (0, 0)) -> list[Pi
 
 def pieces(h: int, w: int, core: int | None) -> list[Piece]:
     """The whole image as one piece, or its tiles."""
-    return [Piece(0, h, 0, w, 0, h, 0, w, h, w)] if core is None else grid(h, w, core)
+    return [Piece.of_size(h, w)] if core is None else grid(h, w, core)
 
 
 def pass_grids(h: int, w: int, core: int, passes: int, seed: int, scale: int) -> list[list[Piece]]:

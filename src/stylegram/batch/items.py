@@ -19,7 +19,10 @@ from ..files import atomic_write
 from ..options import OptionErrors, Options, parse_fields
 
 MANIFEST = "manifest.jsonl"
-SEP = "__"  # OUTDIR/<content>__<style>.png
+SEP = "__"  # OUTDIR/<content>__<style>.png, or <content>__<style>__<options id>.png
+# Options that do not change the picture: where it runs and the checks around it. Every other option is part of an
+# item's identity, so that a run with other options writes other files instead of painting over earlier ones.
+NOT_PICTURE = ("device", "max_memory", "max_pixels", "weights_sha256")
 INPUT_FIELDS = ("mask", "init")  # options that name a file, shipped to the worker with the images
 
 
@@ -33,7 +36,13 @@ class Item:
 
     @property
     def name(self) -> str:
-        return f"{Path(self.content).stem}{SEP}{Path(self.style).stem}.png"
+        """<content>__<style>.png with the default options; with others, their short id added."""
+        suffix = "" if self.options_id == options_id(Options()) else f"{SEP}{self.options_id}"
+        return f"{Path(self.content).stem}{SEP}{Path(self.style).stem}{suffix}.png"
+
+    @property
+    def options_id(self) -> str:
+        return options_id(self.options)
 
     @property
     def key(self) -> str:
@@ -44,7 +53,13 @@ class Item:
 
     def record(self, status: str, **extra: Any) -> dict[str, Any]:
         return {"item": self.name, "status": status, "content": self.content, "style": self.style,
-                "key": self.key, **extra}
+                "key": self.key, "options": self.options.to_dict(), **extra}
+
+
+def options_id(options: Options) -> str:
+    """8 hex digits naming the options that change the picture (the same options, the same id, on any machine)."""
+    picture = {k: v for k, v in options.to_dict().items() if k not in NOT_PICTURE}
+    return hashlib.sha256(json.dumps(picture, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def expand(specs: Iterable[str], what: str) -> list[str]:

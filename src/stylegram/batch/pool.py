@@ -4,11 +4,15 @@ after another; a worker that dies is replaced and its item comes back as a faile
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from ..errors import StylegramError
@@ -28,6 +32,7 @@ def split(workers: int | None, cpus: int) -> tuple[int, int]:
 
 
 READY = (-1, {"status": "ready"})
+SCHEDULE_S = 60  # a Ray worker that cannot be placed by then never will be: say so instead of waiting
 
 
 def _serve(conn: Connection, threads: int) -> None:
@@ -141,13 +146,19 @@ def _died(ticket: int, proc: Any) -> tuple[int, dict[str, Any]]:
 
 
 class Painter:
-    """A Ray actor: one worker's network, loaded once; `paint` runs one item."""
+    """A Ray actor: one worker's network, loaded once; `paint` runs one item. It asks Ray for 1 CPU (any node can
+    take it) and uses `threads`, or two of its node's CPUs (one, on a 1-CPU node)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int | None) -> None:
+        import ray
         import torch
 
         from ..network import load_vgg19
 
+        if threads is None:
+            here = ray.get_runtime_context().get_node_id()
+            cpus = next((int(n["Resources"].get("CPU", 1)) for n in ray.nodes() if n["NodeID"] == here), 1)
+            threads = max(1, cpus // per_node(cpus))
         torch.set_num_threads(threads)
         _warm(load_vgg19)
 
@@ -155,6 +166,58 @@ class Painter:
         from .run import paint
 
         return paint(job)
+
+
+def join_ray(address: str) -> None:
+    """ray.init(address) with Ray's own messages in a log file, and a failure said in one line: its cause and fix."""
+    import ray
+
+    log = Path(tempfile.gettempdir()) / f"stylegram-ray-{os.getpid()}.log"
+    with open(log, "ab") as f, redirected(f.fileno()):
+        try:
+            ray.init(address=address, logging_level="ERROR")
+            return
+        except Exception as e:  # noqa: BLE001  (Ray raises several kinds; each is said in one line)
+            error = f"{type(e).__name__}: {e}"
+    raise StylegramError(f"--ray {address}: cannot join Ray: {join_cause(error + log.read_text(errors='replace'))} "
+                         f"(Ray's messages: {log})")
+
+
+def join_cause(text: str) -> str:
+    """What a failed join means, from Ray's error and log, in words a user can act on."""
+    t = text.lower()
+    if "authtoken" in t or "auth token" in t or "unauthenticated" in t or "authentication" in t:
+        return ("the cluster uses token authentication: export RAY_AUTH_MODE=token and RAY_AUTH_TOKEN=<the output of "
+                "`ray get-auth-token` on the head node>")
+    if "version" in t and ("mismatch" in t or "does not match" in t or "different" in t):
+        return "this machine's Ray or Python version differs from the cluster's: install the cluster's"
+    if any(w in t for w in ("failed to connect", "connection refused", "timed out", "unavailable", "could not find")):
+        return "nothing answers at that address: check it (`ray status` on the head prints it) and that the head runs"
+    return text.strip().splitlines()[0][:300]
+
+
+@contextlib.contextmanager
+def redirected(fd: int) -> Iterator[None]:
+    """This process's stdout and stderr (Python's and native code's) into `fd` for the block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for s in saved:
+            os.close(s)
+
+
+def per_node(cpus: int) -> int:
+    """Workers on a node with `cpus` CPUs: one per two, at least one."""
+    return max(1, cpus // 2)
 
 
 def start_ray(num_cpus: int, object_store_mb: int = 512) -> None:
@@ -181,28 +244,38 @@ class RayPool:
         self._ray = ray
         t0 = time.perf_counter()
         if not ray.is_initialized():
-            try:
-                if address is None:
+            if address is None:
+                try:
                     start_ray(cores())
-                else:
-                    ray.init(address=address, logging_level="ERROR")
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise StylegramError(f"--ray {address or ''}: cannot start or join Ray: {e}".replace("  ", " ")) \
-                    from None
+                except (ConnectionError, RuntimeError, ValueError) as e:
+                    raise StylegramError(f"--ray: cannot start Ray: {e}") from None
+            else:
+                join_ray(address)
             self._owns = True
         else:
             self._owns = False
         self.startup_s = time.perf_counter() - t0
-        total = ray.cluster_resources()
-        gpus = int(total.get("GPU", 0)) if use_gpu else 0
+        gpus = int(ray.cluster_resources().get("GPU", 0)) if use_gpu else 0
+        node_cpus = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
         if gpus:
             self.workers, self.threads = workers or gpus, threads or 1
-        else:
-            self.workers, self.threads = split(workers, int(total.get("CPU", 1)))
-            self.threads = threads or self.threads
-        self._actor = ray.remote(Painter).options(num_cpus=self.threads, num_gpus=1 if gpus else 0)
+            self._actor = ray.remote(Painter).options(num_cpus=1, num_gpus=1)
+        else:  # sized per node: 1 CPU to be scheduled anywhere, spread over the nodes
+            self.workers, self.threads = workers or sum(per_node(c) for c in node_cpus if c >= 1) or 1, threads
+            self._actor = ray.remote(Painter).options(num_cpus=1, scheduling_strategy="SPREAD")
         self._actors = [self._actor.remote(self.threads) for _ in range(self.workers)]
         self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (ticket, actor index)
+        self._check_schedulable(node_cpus, gpus)
+
+    def _check_schedulable(self, node_cpus: list[int], gpus: int) -> None:
+        """A worker starts within SCHEDULE_S, or the batch fails saying why (Ray would wait forever)."""
+        ready, _ = self._ray.wait([a.__ray_ready__.remote() for a in self._actors], num_returns=1,
+                                  timeout=SCHEDULE_S)
+        if not ready:
+            self.close()
+            raise StylegramError(f"--ray: no worker could start within {SCHEDULE_S} s: each needs 1 CPU"
+                                 f"{' and 1 GPU' if gpus else ''}, the cluster's nodes have {node_cpus or 'no'} "
+                                 "CPUs; add a node with a free CPU (ray start --address ...) or run without --ray")
 
     def ready(self) -> None:
         """Wait until every actor has loaded the network."""

@@ -85,16 +85,18 @@ class Summary:
 
 
 def run_batch(items: Sequence[Item], outdir: str | os.PathLike, pool: Pool, retries: int = 2,
-              on_event: Event | None = None, stop: Callable[[], bool] | None = None) -> Summary:
-    """Paint every item not already done, `pool.workers` at a time; retry a crashed item up to `retries` times;
-    write each output and report atomically as it comes back, and the manifest as items finish."""
+              on_event: Event | None = None, stop: Callable[[], bool] | None = None,
+              overwrite: bool = False) -> Summary:
+    """Paint every item not already done (every item: `overwrite`), `pool.workers` at a time; retry a crashed item
+    up to `retries` times; write each output and report atomically as it comes back, and the manifest as items
+    finish."""
     out, t0, event = Path(outdir), time.perf_counter(), on_event or (lambda *a: None)
     out.mkdir(parents=True, exist_ok=True)
     manifest, summary = Manifest(out), Summary()
     old = manifest.load()
     records = {}
     for item in items:
-        if is_done(item, old.get(item.name), out):
+        if not overwrite and is_done(item, old.get(item.name), out):
             records[item.name] = old[item.name]
             summary.skipped.append(item.name)
             event("skipped", item, old[item.name])

@@ -26,7 +26,8 @@ def build_parser() -> Parser:
     p.add_argument("contents", nargs="*", metavar="CONTENT", help="photos: files, folders or globs")
     p.add_argument("--style", nargs="+", default=[], metavar="STYLE", help="paintings: files, folders or globs")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                   help=f"where <content>__<style>.png, its report and {MANIFEST} go")
+                   help=f"where <content>__<style>[__<options id>].png, its report and {MANIFEST} go (other "
+                   "options, other files: nothing is painted over)")
     p.add_argument("--pairs", metavar="FILE.csv", help="rows of content,style[,option columns] instead of every "
                    "content x every style")
     p.add_argument("--workers", type=integer, metavar="N", help="items painted at once (default: one per two "
@@ -35,6 +36,7 @@ def build_parser() -> Parser:
                    "ADDRESS (HOST:PORT or auto), join that cluster")
     p.add_argument("--retries", type=integer, default=2, metavar="N",
                    help="tries again after a crash (not after a bad input; default: 2)")
+    p.add_argument("--overwrite", action="store_true", help="paint again what is done (with the same options)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_flags(p, Options)
     return p
@@ -67,7 +69,8 @@ def main(argv: Sequence[str]) -> int:
             bar.write(f"{item.name}: {record.get('error')}; trying again", file=sys.stderr)
 
     with Interrupts() as interrupts:
-        summary = run_batch(items, out, pool, ns.retries, event, stop=lambda: interrupts.signal is not None)
+        summary = run_batch(items, out, pool, ns.retries, event, stop=lambda: interrupts.signal is not None,
+                            overwrite=ns.overwrite)
     bar.close()
     parts = [f"{len(summary.done)} done", f"{len(summary.skipped)} already done", f"{len(summary.failed)} failed"]
     if summary.pending:

@@ -8,7 +8,7 @@ from ..options import Options
 
 # Frames are painted smaller than stills by default: a clip is many pictures, and 256 px is ~4x faster than 512.
 VIDEO_OPTIONS = Options(size=256)
-LATER_ITERATIONS = 10  # later frames: the loss ends within ~5 % of where --tol would stop them (docs/video.md)
+LATER_ITERATIONS = 7  # later frames: enough from the warp and the AdaIN start (docs/video.md: 10 and 7 measured)
 TEMPORAL_WEIGHT = 200.0  # ~ the style term's size at a warm start; see docs/video.md
 NEW_REGIONS_INIT = "adain"  # later frames start what the flow cannot carry from the AdaIN picture (docs/video.md)
 MOVED = 0.1  # mean abs RGB change from the first frame that marks a pixel as moved (the brushwork measure)

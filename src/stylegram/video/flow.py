@@ -35,7 +35,8 @@ def warp(x: torch.Tensor, flow: np.ndarray) -> torch.Tensor:
 def reliable(backward: np.ndarray, forward: np.ndarray, frame: torch.Tensor | None = None,
              previous: torch.Tensor | None = None) -> torch.Tensor:
     """Ruder et al.'s weights c (1, 1, H, W): 0 where frame t's pixel was occluded in t-1 (the backward flow
-    t -> t-1 and the forward flow t-1 -> t do not cancel) or lies on a motion boundary, else 1.
+    t -> t-1 and the forward flow t-1 -> t do not cancel), came from outside t-1's frame (a pan's new edge: the
+    warp would smear the border into it) or lies on a motion boundary, else 1.
 
     Given the input frames (t and t-1, [0, 1]), also 0 where frame t-1 warped does not look like frame t (what
     a smooth flow dragged across an object's edge), and the unreliable region grows by a pixel.
@@ -44,6 +45,10 @@ def reliable(backward: np.ndarray, forward: np.ndarray, frame: torch.Tensor | No
     f = torch.as_tensor(forward).permute(2, 0, 1).unsqueeze(0).float()
     f_at = warp(f, backward)  # the forward flow at the point each pixel came from
     bad = ((b + f_at) ** 2).sum(1) > 0.01 * ((b ** 2).sum(1) + (f_at ** 2).sum(1)) + 0.5
+    h, w = b.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=b.dtype), torch.arange(w, dtype=b.dtype), indexing="ij")
+    sx, sy = xs + b[0, 0], ys + b[0, 1]  # where each pixel was in t-1: outside the frame, it newly came into view
+    bad |= ((sx < 0) | (sx > w - 1) | (sy < 0) | (sy > h - 1)).unsqueeze(0)
     gy, gx = torch.gradient(b[0], dim=(1, 2))
     bad |= (gx ** 2 + gy ** 2).sum(0, keepdim=True) > 0.01 * (b ** 2).sum(1) + 0.002  # motion boundary
     if frame is not None and previous is not None:

@@ -197,7 +197,9 @@ def create_app(out: Path, own_thread: bool = True, access: Access | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue.start()
+        demo = asyncio.create_task(asyncio.to_thread(demo_pair))  # ready before anyone ticks "demo pair"
         yield
+        await demo
         await asyncio.to_thread(queue.shutdown)  # Ctrl-C: the running job stops and saves, as the CLI's does
 
     app = FastAPI(title="stylegram", lifespan=lifespan)

@@ -266,7 +266,9 @@ class JobQueue:
                 with self.lock:
                     self.closing = self.interrupted = True
         except Exception as e:  # a failed job must not take the server down; it says why on the page
-            job.state, job.error = "failed", str(e) if isinstance(e, StylegramError) else f"{type(e).__name__}: {e}"
+            why = str(e) if isinstance(e, StylegramError) else f"{type(e).__name__}: {e}"
+            # the page is told what went wrong with its files, never where the server keeps them
+            job.state, job.error = "failed", why.replace(f"{job.dir}/", "").replace(str(self.out), "<results>")
         job.seconds = round(time.perf_counter() - t0, 2)
         if (job.dir / "result.png").is_file():
             job.preview = (job.dir / "result.png").read_bytes()
