@@ -46,7 +46,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def web_job(url: str, files: list[tuple], data: dict) -> dict:
+def web_job(url: str, files: list[tuple], data: dict, first_only: bool = False) -> dict:
     """POST a job, follow its events: seconds to the first live image and to the end, the API's latency."""
     with httpx.Client(base_url=url, timeout=600) as c:  # one browser: its cookie makes the job its own
         t0 = time.perf_counter()
@@ -61,6 +61,8 @@ def web_job(url: str, files: list[tuple], data: dict) -> dict:
                 state = json.loads(line[6:])
                 if first is None and state["preview_version"] > 0:
                     first = time.perf_counter() - t0
+                    if first_only:  # the first picture is what is measured: stop the job there
+                        c.post(f"/api/jobs/{job['id']}/stop")
                 if state["state"] in FINAL:
                     break
                 if time.perf_counter() - probed >= 1:  # as a page would: not more than a request a second
@@ -147,6 +149,8 @@ def main() -> int:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--clients", type=int, default=50, help="the load test's browsers (0: no load test)")
+    p.add_argument("--first-only", action="store_true", help="only the first live image: each job is stopped "
+                   "there, no CLI runs, no load test")
     p.add_argument("--jobs", type=int, default=5, help="jobs the load test queues (one per client)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args()
@@ -170,9 +174,19 @@ def main() -> int:
         for k in range(args.repeats):  # alternate, so drift on the machine falls on both
             with open(content, "rb") as c, open(style, "rb") as s:
                 files = [("content", (Path(content).name, c.read())), ("style", (Path(style).name, s.read()))]
-            web.append(web_job(url, files, {"size": str(args.size)}))
+            web.append(web_job(url, files, {"size": str(args.size)}, args.first_only))
+            if args.first_only:
+                print(f"run {k + 1}: first image {web[-1]['first_image_s']} s", flush=True)
+                continue
             cli.append(cli_job(content, style, args.size, tmp))
             print(f"run {k + 1}: page {web[-1]}, cli {cli[-1]}", flush=True)
+        if args.first_only:
+            firsts = [r["first_image_s"] for r in web]
+            print(table(["measure", "value"], [[f"first live image after Start, {args.size} px (median; each run)",
+                                                 f"{statistics.median(firsts):.2f} s ({firsts})"]]))
+            save({"date": datetime.date.today().isoformat(), "machine": machine(), "size": args.size, "web": web,
+                  "first_image_s_median": statistics.median(firsts)}, args.out, "serve-first")
+            return 0
         time.sleep(2)
         idle_after = rss_mb(server.pid)
         load = asyncio.run(load_test(url, server.pid, args.clients, args.jobs, 128)) if args.clients else None

@@ -201,6 +201,8 @@ def test_docs_name_only_real_flags_and_the_options_table_is_generated() -> None:
     real |= {s for a in batch_parser()._actions for s in a.option_strings}
     real |= {s for a in serve_parser()._actions for s in a.option_strings}
     real |= {"--head", "--address"}  # `ray start`'s, in the cluster recipe
+    for script in (ROOT / "benchmarks").glob("*.py"):  # the benchmarks' own, in their commands in docs/
+        real |= set(re.findall(r"add_argument\(\s*\"(--[a-z][a-z0-9-]+)\"", script.read_text()))
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         unknown = _flags_in(doc.read_text()) - real
         assert not unknown, f"{doc.name} names flags that do not exist: {sorted(unknown)}"

@@ -89,13 +89,9 @@ def detached(s: Stats) -> Stats:
 
 
 class Gram(torch.autograd.Function):
-    """G = F F^T in fp32, whatever F's precision, and the gradient dL/dF = (dG + dG^T) F (eq. 6's form) as one
-    fp32 product.
-
-    Autograd's backward for F.float() @ F.float()^T makes two products, one against a transposed F, and adds
-    them: at conv1_1 of a 512 px image, four times the forward's cost. (A product in bf16 was faster still, but
-    the rounded gradient left a 512 px run's final loss 3 % higher.) F is saved in its own precision.
-    """
+    """G = F F^T in fp32 whatever F's precision; dL/dF = (dG + dG^T) F (eq. 6's form) as one fp32 product, where
+    autograd made two, one against a transposed F, and a sum (4x the forward at conv1_1, 512 px; in bf16 it left
+    the final loss 3 % higher). F is saved in its own precision."""
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, Fm: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,7 @@ def run_batch(items: Sequence[Item], outdir: str | os.PathLike, pool: Pool, retr
     out.mkdir(parents=True, exist_ok=True)
     manifest, summary = Manifest(out), Summary()
     old = manifest.load()
-    records = {}
+    records = dict(old)  # items of other runs (other options, other inputs) stay in the manifest
     for item in items:
         if not overwrite and is_done(item, old.get(item.name), out):
             records[item.name] = old[item.name]

@@ -21,10 +21,6 @@ from .flags import PROG, Parser
 LIMITS = Limits()
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def access_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", help=f"the token a browser needs (default: ${TOKEN_ENV}, else one made at start when "
                    "--host is not loopback; none on 127.0.0.1)")
@@ -131,7 +127,10 @@ def main(argv: Sequence[str]) -> int:
     address = f"http://{ns.host}:{ns.port}/" + (f"?token={token}" if token else "")
     print(f"{PROG}: serving on {address}  (results in {out}; Ctrl-C stops)", flush=True)
     queue = app.state.queue
-    signal.signal(signal.SIGTERM, _terminate)  # while no job runs; a running job's own handler saves it first
+    # While no job runs, Ctrl-C and SIGTERM close the queue; a running job's own handlers save it first. (Raising
+    # KeyboardInterrupt from the handler was lost when it landed in a garbage collector's callback.)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: queue.close_soon())
     interrupted = False
     try:
         interrupted = queue.run_forever()  # returns when a signal stopped a job (its image saved, as in the CLI)

@@ -12,6 +12,7 @@ import importlib.resources
 import json
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,6 +47,7 @@ NOT_OPTIONS = ("demo", "reuse", "submission")
 CHOICES = {"init": INITS}  # the page takes no --init PATH (a path on the server)  # form fields that choose the inputs
 FILES = re.compile(r"^(result\.png|report\.json|content\.png|style-[1-9]\.png|mask\.png)$")
 EVENT_EVERY_S = 0.25  # at most four progress events a second: the page needs no more, the CPU is the job's
+CHECK_EVERY_S = 0.05  # how soon a stream sees a new picture (a comparison of two numbers per check)
 STATIC = importlib.resources.files("stylegram.web") / "static"
 
 
@@ -179,11 +181,13 @@ async def _submission(request: Request, queue: JobQueue, out: Path, access: Acce
     queue.check_room(person)
     options, content, styles, mask, names = await _checked(form, queue, access, person)
     job_id = new_id()
-    job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None, owner=person, submission=key)
+    job = WebJob(job_id, out / job_id, options, names, len(styles), mask is not None, owner=person, submission=key,
+                 images=(content, styles) if mask is None else None)
     job.dir.mkdir()
     named = [(content, "content.png"), *((img, f"style-{k + 1}.png") for k, img in enumerate(styles)),
              *([(mask, "mask.png")] if mask is not None else [])]
-    await asyncio.to_thread(lambda: [save_image(img, job.dir / name) for img, name in named])
+    # compress_level 1: the job reads them back at once, and Start waits for them
+    await asyncio.to_thread(lambda: [save_image(img, job.dir / name, compress_level=1) for img, name in named])
     return job
 
 
@@ -315,14 +319,17 @@ def _job_routes(app: FastAPI, queue: JobQueue, access: Access) -> None:
         job = find(queue, job_id, access, person_of(request))
 
         async def stream() -> AsyncIterator[str]:
-            seen = -1
+            seen, picture, sent = -1, -1, 0.0
             while not queue.closing and not await request.is_disconnected():
-                if job.version != seen:
-                    seen = job.version
+                now = time.monotonic()
+                # a new picture or a change of state goes out at once, progress at most every EVENT_EVERY_S
+                urgent = job.preview_version != picture or job.state in FINAL
+                if job.version != seen and (urgent or now - sent >= EVENT_EVERY_S):
+                    seen, picture, sent = job.version, job.preview_version, now
                     yield f"data: {json.dumps(described(queue, job))}\n\n"
                     if job.state in FINAL or job.id not in queue.jobs:
                         return
-                await asyncio.sleep(EVENT_EVERY_S)
+                await asyncio.sleep(CHECK_EVERY_S)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

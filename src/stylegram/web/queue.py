@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..adain import AdaIN
+from PIL import Image
+
 from ..errors import StylegramError
 from ..files import write_json
 from ..hardware import resolve_device
@@ -33,7 +34,8 @@ from .limits import Limits, QueueFull, expired
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
 FINAL = ("done", "stopped", "failed", "cancelled")
-PREVIEW_EVERY_S = 0.5  # at most two preview PNGs a second: encoding a 512 px PNG costs ~30 ms
+PREVIEW_EVERY_S = 0.5  # at most two preview PNGs a second
+PREVIEW_PNG_LEVEL = 1  # a live image is seen once: fast PNG (a 512 px one in ~5 ms instead of ~30)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class WebJob:
     stop_requested: bool = False
     owner: str | None = None  # the browser that submitted it (access.py); never sent to a page
     submission: str | None = None  # the page's key for one press of Start: a repeat returns this job
+    images: tuple | None = field(default=None, repr=False)  # (photo, paintings) decoded at submission, for the preview
 
     def input_paths(self) -> tuple[str, list[str], str | None]:
         return (str(self.dir / "content.png"), [str(self.dir / f"style-{k + 1}.png") for k in range(self.styles)],
@@ -198,6 +201,12 @@ class JobQueue:
         job.stop_requested = True
         return True
 
+    def close_soon(self) -> None:
+        """From a signal handler: the worker loop returns at its next look (no exception raised into the thread)."""
+        with self.lock:
+            self.closing = True
+            self.lock.notify_all()
+
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop the running job as Ctrl-C stops the CLI (its image is saved) and cancel the waiting ones."""
         with self.lock:
@@ -236,7 +245,8 @@ class JobQueue:
         content, styles, mask = job.input_paths()
         options = job.options.replace(mask=mask) if mask else job.options
         last = [0.0]
-        previewed = quick_picture(job, content, styles, options)
+        images, job.images = job.images, None  # the uploads as decoded at submission: not decoded again
+        previewed = quick_picture(job, images[0] if images else content, images[1] if images else styles, options)
 
         def on_iterate(it: Iterate) -> bool:
             elapsed = time.perf_counter() - t0
@@ -253,7 +263,7 @@ class JobQueue:
             if (job.preview is None or now - last[0] >= PREVIEW_EVERY_S) and not coarse:  # the preview stays up
                 # until the final scale's own image, sharper than the coarse scales' (their progress still shows)
                 buf = io.BytesIO()
-                it.image().save(buf, format="PNG")
+                it.image().save(buf, format="PNG", compress_level=PREVIEW_PNG_LEVEL)
                 job.preview, job.preview_version, last[0] = buf.getvalue(), job.preview_version + 1, now
             job.touch()
             return job.stop_requested
@@ -279,14 +289,14 @@ class JobQueue:
         _release_memory()
 
 
-def quick_picture(job: WebJob, content: str, styles: list[str], options: Options) -> bool:
+def quick_picture(job: WebJob, content: Any, styles: list, options: Options) -> bool:
     """The one-pass AdaIN picture first (well under a second at 512 px), before the optimisation starts."""
     try:
         quick = preview(content, styles, options)
     except StylegramError:  # the transfer will say what is wrong
         return False
     buf = io.BytesIO()
-    quick.image.save(buf, format="PNG")
+    quick.image.save(buf, format="PNG", compress_level=PREVIEW_PNG_LEVEL)
     job.preview, job.preview_version = buf.getvalue(), job.preview_version + 1
     job.progress = {"iteration": 0, "stage": "preview", "preview_seconds": round(quick.seconds, 3)}
     job.touch()
@@ -294,12 +304,14 @@ def quick_picture(job: WebJob, content: str, styles: list[str], options: Options
 
 
 def warm() -> None:
-    """The network and the AdaIN decoder loaded (and cached) before the first job, so that its first picture
-    follows Start at once."""
+    """The network and the AdaIN decoder loaded (and cached), and one tiny picture painted, before the first job:
+    its first picture then follows Start at once (the first conv of a process pays a one-time set-up)."""
     try:
-        AdaIN(resolve_device("auto"))
-    except StylegramError:
-        pass  # a job will say what is missing
+        device = resolve_device("auto")
+        tiny = Image.new("RGB", (64, 48), "gray")
+        preview(tiny, tiny, Options(size=64, device=device.type))
+    except Exception:  # noqa: BLE001, S110  (a warm-up must never stop the worker; a job will say what is wrong)
+        pass
 
 
 def _release_memory() -> None:
