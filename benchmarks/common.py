@@ -60,6 +60,14 @@ def save(result: dict[str, Any], out: Path, name: str) -> Path:
     return path
 
 
+def no_images() -> bool:
+    """True, having said so, when ../shared/images is absent (a user's clone has no ../shared): skip cleanly."""
+    if (IMAGES / "tubingen.jpg").is_file():
+        return False
+    print(f"skipped: {IMAGES} is absent (the paper's images are not part of a user's clone)")
+    return True
+
+
 def child_or_skip(spec: str | None, child: Any) -> bool:
     """A benchmark's --child SPEC runs one configuration here and prints its JSON; without the paper's images there
     is nothing to measure. True when the caller has nothing more to do."""
@@ -68,7 +76,4 @@ def child_or_skip(spec: str | None, child: Any) -> bool:
     if spec:
         print(json.dumps(child(json.loads(spec))))
         return True
-    if not (IMAGES / "tubingen.jpg").exists():
-        print(f"skipped: {IMAGES} not found (the benchmark needs the paper's images)")
-        return True
-    return False
+    return no_images()

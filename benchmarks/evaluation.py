@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import IMAGES, machine, save, table  # type: ignore[import-not-found]
+from common import IMAGES, machine, no_images, save, table  # type: ignore[import-not-found]
 
 import stylegram.losses as losses
 import stylegram.network as network
@@ -51,8 +51,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args()
-    if not IMAGES.is_dir():
-        print(f"skipped: {IMAGES} is absent (the paper's images are not part of a user's clone)")
+    if no_images():
         return 0
     t = StyleTransfer(IMAGES / "tubingen.jpg", IMAGES / "starry_night.jpg", Options(size=args.size))
     x = t.scale.p.clone().requires_grad_(True)

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import IMAGES, machine, save, table  # type: ignore[import-not-found]
+from common import IMAGES, machine, no_images, save, table  # type: ignore[import-not-found]
 from PIL import Image
 from quality import SKY, crop_200, side_by_side  # type: ignore[import-not-found]
 from scoring import Judge  # type: ignore[import-not-found]
@@ -67,8 +67,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args()
-    if not IMAGES.is_dir():
-        print(f"skipped: {IMAGES} is absent (the paper's images are not part of a user's clone)")
+    if no_images():
         return 0
     lite, judge, work = lite_venv(), Judge(), Path(tempfile.mkdtemp(prefix="preview-"))
     docs = ROOT / "docs" / "preview"

@@ -23,7 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from common import BEFORE, IMAGES, machine, table  # type: ignore[import-not-found]
+from common import BEFORE, IMAGES, machine, no_images, table  # type: ignore[import-not-found]
 from PIL import Image
 from scoring import Judge  # type: ignore[import-not-found]
 from skimage import data as skdata
@@ -82,8 +82,7 @@ def main() -> None:
     p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "quality")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
-    if not IMAGES.is_dir():
-        print(f"skipped: {IMAGES} is absent (the paper's images are not part of a user's clone)")
+    if no_images():
         return
     judge = Judge()
     images_dir = args.out / "quality-images"
