@@ -226,7 +226,8 @@ def start_ray(num_cpus: int, object_store_mb: int = 512) -> None:
     import ray
 
     os.environ.setdefault("RAY_worker_niceness", "0")  # read by the raylet that ray.init starts
-    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR",
+    # address="local": a Ray of our own even when one runs on this machine (joining it would refuse num_cpus)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR",
              object_store_memory=object_store_mb * 2**20)
 
 
