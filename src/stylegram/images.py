@@ -123,6 +123,6 @@ def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95, com
     """Write atomically: a temp file in the same directory, then rename, so no half-written output exists.
     `compress_level` (PNG): 1 writes ~10x faster, larger, for files the program itself reads back."""
     fmt = output_format(path)
-    kwargs: dict = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": compress_level} \
-        if fmt == "PNG" else {}
+    kwargs = {"JPEG": {"quality": quality}, "WEBP": {"quality": quality},
+              "PNG": {"compress_level": compress_level}}.get(fmt, {})
     return atomic_write(path, lambda f: img.save(f, format=fmt, **kwargs))

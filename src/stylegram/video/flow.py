@@ -20,14 +20,20 @@ def optical_flow(a: Image.Image, b: Image.Image) -> np.ndarray:
     return dis.calc(grey[0], grey[1], None)
 
 
+def sources(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) in pixels of the point each pixel came from, for a flow (H, W, 2)."""
+    h, w = flow.shape[:2]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device),
+                            torch.arange(w, dtype=flow.dtype, device=flow.device), indexing="ij")
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
 def warp(x: torch.Tensor, flow: np.ndarray) -> torch.Tensor:
     """x (B, C, H, W) sampled at position + flow: the image that `flow` says each pixel came from."""
     h, w = x.shape[-2:]
-    f = torch.as_tensor(flow, dtype=x.dtype, device=x.device)
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype, device=x.device),
-                            torch.arange(w, dtype=x.dtype, device=x.device), indexing="ij")
-    gx = (xs + f[..., 0]) / max(w - 1, 1) * 2 - 1  # grid_sample's [-1, 1], align_corners=True
-    gy = (ys + f[..., 1]) / max(h - 1, 1) * 2 - 1
+    sx, sy = sources(torch.as_tensor(flow, dtype=x.dtype, device=x.device))
+    gx = sx / max(w - 1, 1) * 2 - 1  # grid_sample's [-1, 1], align_corners=True
+    gy = sy / max(h - 1, 1) * 2 - 1
     grid = torch.stack([gx, gy], -1).unsqueeze(0).expand(x.shape[0], -1, -1, -1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
@@ -46,8 +52,7 @@ def reliable(backward: np.ndarray, forward: np.ndarray, frame: torch.Tensor | No
     f_at = warp(f, backward)  # the forward flow at the point each pixel came from
     bad = ((b + f_at) ** 2).sum(1) > 0.01 * ((b ** 2).sum(1) + (f_at ** 2).sum(1)) + 0.5
     h, w = b.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=b.dtype), torch.arange(w, dtype=b.dtype), indexing="ij")
-    sx, sy = xs + b[0, 0], ys + b[0, 1]  # where each pixel was in t-1: outside the frame, it newly came into view
+    sx, sy = sources(b[0].permute(1, 2, 0))  # where each pixel was in t-1: outside the frame, newly in view
     bad |= ((sx < 0) | (sx > w - 1) | (sy < 0) | (sy > h - 1)).unsqueeze(0)
     gy, gx = torch.gradient(b[0], dim=(1, 2))
     bad |= (gx ** 2 + gy ** 2).sum(0, keepdim=True) > 0.01 * (b ** 2).sum(1) + 0.002  # motion boundary

@@ -25,7 +25,6 @@ from PIL import Image
 
 from ..errors import StylegramError
 from ..files import write_json
-from ..hardware import resolve_device
 from ..job import Job
 from ..options import Options, Outputs
 from ..preview import preview
@@ -262,9 +261,7 @@ class JobQueue:
             coarse = previewed and it.scale < len(options.scale_sizes()) - 1
             if (job.preview is None or now - last[0] >= PREVIEW_EVERY_S) and not coarse:  # the preview stays up
                 # until the final scale's own image, sharper than the coarse scales' (their progress still shows)
-                buf = io.BytesIO()
-                it.image().save(buf, format="PNG", compress_level=PREVIEW_PNG_LEVEL)
-                job.preview, job.preview_version, last[0] = buf.getvalue(), job.preview_version + 1, now
+                job.preview, job.preview_version, last[0] = png_bytes(it.image()), job.preview_version + 1, now
             job.touch()
             return job.stop_requested
 
@@ -295,21 +292,25 @@ def quick_picture(job: WebJob, content: Any, styles: list, options: Options) -> 
         quick = preview(content, styles, options)
     except StylegramError:  # the transfer will say what is wrong
         return False
-    buf = io.BytesIO()
-    quick.image.save(buf, format="PNG", compress_level=PREVIEW_PNG_LEVEL)
-    job.preview, job.preview_version = buf.getvalue(), job.preview_version + 1
+    job.preview, job.preview_version = png_bytes(quick.image), job.preview_version + 1
     job.progress = {"iteration": 0, "stage": "preview", "preview_seconds": round(quick.seconds, 3)}
     job.touch()
     return True
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    """A live image as a fast PNG: it is seen once."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=PREVIEW_PNG_LEVEL)
+    return buf.getvalue()
 
 
 def warm() -> None:
     """The network and the AdaIN decoder loaded (and cached), and one tiny picture painted, before the first job:
     its first picture then follows Start at once (the first conv of a process pays a one-time set-up)."""
     try:
-        device = resolve_device("auto")
         tiny = Image.new("RGB", (64, 48), "gray")
-        preview(tiny, tiny, Options(size=64, device=device.type))
+        preview(tiny, tiny, Options(size=64))
     except Exception:  # noqa: BLE001, S110  (a warm-up must never stop the worker; a job will say what is wrong)
         pass
 
