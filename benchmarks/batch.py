@@ -4,8 +4,9 @@
 
 Items per minute (wall clock, start-up included), the pool's start-up (spawning workers, or ray.init), the
 per-item overhead (wall clock per item beyond the painting the workers report, with the workers busy in
-parallel; also on trivial items, 1 iteration at 32 px, where nothing else is left), and the peak memory of a
-worker. Prints a table and writes benchmarks/results/batch-DATE.json.
+parallel; also on trivial items, 1 iteration at 32 px, where nothing else is left), the driver's own work per
+item (reading inputs, submitting, taking results: what caps how many workers one driver can feed), and the peak
+memory of a worker. Prints a table and writes benchmarks/results/batch-DATE.json.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def run(name: str, make_pool, photos: list[str], paintings: list[str], options: 
             "items_per_min": round(60 * n / wall, 2), "startup_s": round(startup, 2),
             "item_s_median": round(statistics.median(r["seconds"] for r in records), 2),
             "overhead_per_item_s": round((wall - startup - painting / workers) / n, 3),
+            "driver_per_item_s": round(summary.driver_s / n, 4),
             "peak_worker_mb": max(r["peak_rss_mb"] for r in records)}
 
 
@@ -79,9 +81,10 @@ def main() -> int:
         for k, (name, make) in enumerate([pools[0], pools[2]]):
             rows.append(run(f"{name}, trivial items", make, photos, paintings, trivial, Path(tmp) / f"t{k}"))
             print(f"  {rows[-1]['run']}: {rows[-1]}", flush=True)
-    print(table(["run", "workers", "items/min", "start-up s", "item s (median)", "overhead/item s", "peak MB/worker"],
+    print(table(["run", "workers", "items/min", "start-up s", "item s (median)", "overhead/item s", "driver/item s",
+                 "peak MB/worker"],
                 [[r["run"], r["workers"], r["items_per_min"], r["startup_s"], r["item_s_median"],
-                  r["overhead_per_item_s"], r["peak_worker_mb"]] for r in rows]))
+                  r["overhead_per_item_s"], r["driver_per_item_s"], r["peak_worker_mb"]] for r in rows]))
     save({"date": datetime.date.today().isoformat(), "machine": machine(), "size": args.size, "items": args.items,
           "options": "defaults", "runs": rows}, args.out, "batch")
     return 0

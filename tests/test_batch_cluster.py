@@ -54,7 +54,9 @@ def stop(temp: Path) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     temp = Path(tmp_path_factory.mktemp("ray"))  # short enough for Ray's socket paths under /tmp
     port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    # niceness 0: Ray's default (15) starves its workers beside any busy program (docs/batch.md), and a test
+    # must pass on a busy laptop
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_worker_niceness": "0"}
     common = ["--num-cpus", "1", "--disable-usage-stats"]
     try:
         subprocess.run([RAY, "start", "--head", "--port", str(port), "--temp-dir", str(temp),

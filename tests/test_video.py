@@ -95,7 +95,7 @@ def test_the_temporal_loss_lowers_flicker_on_the_sample_clip() -> None:
     assert flicker(coherent, frames) < 0.5 * flicker(alone, frames)
 
 
-def _clip_with_audio(path, frames) -> None:
+def clip_with_audio(path, frames) -> None:
     """An mp4 of `frames` at 8 fps with a mono sine tone, written with PyAV."""
     import av
 
@@ -126,7 +126,7 @@ def test_video_command_keeps_audio_and_resumes(tmp_path) -> None:
     from stylegram.cli import main
 
     clip, style = tmp_path / "clip.mp4", tmp_path / "style.png"
-    _clip_with_audio(clip, sample_clip(4, 64))
+    clip_with_audio(clip, sample_clip(4, 64))
     make_painting().save(style)
     tiny = ["--size", "32", "--iterations", "3", "--quiet"]
     out = tmp_path / "out.mp4"

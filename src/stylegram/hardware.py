@@ -131,3 +131,18 @@ def check_fits(width: int, height: int, long_side: int, precision: str, device: 
 
 def _scaled(width: int, height: int, factor: float) -> tuple[int, int]:
     return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def worker_facts() -> dict[str, object]:
+    """Which process on which machine: what a batch or video worker reports with each result."""
+    import os
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname()}

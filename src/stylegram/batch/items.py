@@ -16,6 +16,7 @@ from typing import Any
 from ..choices import INITS, READABLE
 from ..errors import StylegramError
 from ..files import atomic_write
+from ..images import load_image
 from ..options import OptionErrors, Options, parse_fields
 
 MANIFEST = "manifest.jsonl"
@@ -164,17 +165,33 @@ def is_done(item: Item, record: dict[str, Any] | None, outdir: Path) -> bool:
                 and (outdir / item.name).is_file())
 
 
-def payload(item: Item) -> dict[str, Any]:
-    """What a worker needs: the options and the input files' bytes (unread files fail in the worker)."""
-    files = {"content": item.content, "style": item.style}
-    files.update({f: getattr(item.options, f) for f in INPUT_FIELDS
-                  if getattr(item.options, f) and getattr(item.options, f) not in INITS})
-    return {"name": item.name, "options": item.options.to_dict(),
-            "files": {k: (p, _read(p)) for k, p in files.items()}}
+class Inputs:
+    """The driver's copy of the input files: each read and checked once however many items use it, so a file that
+    is not an image fails its items here, whatever the workers (or a cluster that cannot place any), and the same
+    bytes object comes back each time (a pool may ship it once)."""
 
+    def __init__(self) -> None:
+        self._files: dict[tuple[str, str, int], bytes | StylegramError] = {}
 
-def _read(path: str) -> bytes | None:
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        return None  # the worker's load_image says why, in the words of a single run
+    def read(self, path: str, name: str, max_pixels: int) -> bytes:
+        key = (path, name, max_pixels)
+        if key not in self._files:
+            try:
+                load_image(path, name, max_pixels)  # the single run's checks and words
+                self._files[key] = Path(path).read_bytes()
+            except StylegramError as e:
+                self._files[key] = e
+            except OSError as e:
+                self._files[key] = StylegramError(f"{name}: cannot read {path}: {e.strerror or e}")
+        found = self._files[key]
+        if isinstance(found, StylegramError):
+            raise found
+        return found
+
+    def payload(self, item: Item) -> dict[str, Any]:
+        """What a worker needs: the options and the input files' bytes. Raises StylegramError for a bad file."""
+        files = {"content": item.content, "style": item.style}
+        files.update({f: getattr(item.options, f) for f in INPUT_FIELDS
+                      if getattr(item.options, f) and getattr(item.options, f) not in INITS})
+        return {"name": item.name, "options": item.options.to_dict(),
+                "files": {k: (p, self.read(p, k, item.options.max_pixels)) for k, p in files.items()}}

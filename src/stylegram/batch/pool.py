@@ -32,7 +32,6 @@ def split(workers: int | None, cpus: int) -> tuple[int, int]:
 
 
 READY = (-1, {"status": "ready"})
-SCHEDULE_S = 60  # a Ray worker that cannot be placed by then never will be: say so instead of waiting
 
 
 def _serve(conn: Connection, threads: int) -> None:
@@ -62,6 +61,7 @@ class LocalPool:
 
     def __init__(self, workers: int | None = None, threads: int | None = None) -> None:
         self.workers, auto = split(workers, cores())
+        self.slots = self.workers
         self.threads = threads or auto
         self._ctx = mp.get_context("spawn")
         self._procs: list[tuple[Any, Connection]] = [self._start() for _ in range(self.workers)]
@@ -163,9 +163,13 @@ class Painter:
         _warm(load_vgg19)
 
     def paint(self, job: dict[str, Any]) -> dict[str, Any]:
+        import ray
+
         from .run import paint
 
-        return paint(job)
+        files = {k: (given, ray.get(data) if isinstance(data, ray.ObjectRef) else data)
+                 for k, (given, data) in job["files"].items()}
+        return paint({**job, "files": files})
 
 
 def join_ray(address: str) -> None:
@@ -265,40 +269,59 @@ class RayPool:
             self.workers, self.threads = workers or sum(per_node(c) for c in node_cpus if c >= 1) or 1, threads
             self._actor = ray.remote(Painter).options(num_cpus=1, scheduling_strategy="SPREAD")
         self._actors = [self._actor.remote(self.threads) for _ in range(self.workers)]
-        self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (ticket, actor index)
+        self.slots = 2 * self.workers  # each actor holds its next item while it paints: no wait on the driver between
+        self._busy: dict[Any, tuple[int, int, Any]] = {}  # object ref -> (ticket, actor index, actor)
+        self._stored: dict[str, Any] = {}  # input path -> its bytes in Ray's object store, put once
         self._check_schedulable(node_cpus, gpus)
 
     def _check_schedulable(self, node_cpus: list[int], gpus: int) -> None:
-        """A worker starts within SCHEDULE_S, or the batch fails saying why (Ray would wait forever)."""
-        ready, _ = self._ray.wait([a.__ray_ready__.remote() for a in self._actors], num_returns=1,
-                                  timeout=SCHEDULE_S)
-        if not ready:
+        """Refuse at once a cluster where no worker can ever be placed (Ray would wait forever). A worker that
+        can be placed but loads slowly (a busy machine) is waited for, as the items are."""
+        if not any(c >= 1 for c in node_cpus):
             self.close()
-            raise StylegramError(f"--ray: no worker could start within {SCHEDULE_S} s: each needs 1 CPU"
-                                 f"{' and 1 GPU' if gpus else ''}, the cluster's nodes have {node_cpus or 'no'} "
-                                 "CPUs; add a node with a free CPU (ray start --address ...) or run without --ray")
+            raise StylegramError(f"--ray: no worker can start: each needs 1 CPU{' and 1 GPU' if gpus else ''}, the "
+                                 f"cluster's nodes have {node_cpus or 'no'} CPUs; add a node with a free CPU "
+                                 "(ray start --address ...) or run without --ray")
 
     def ready(self) -> None:
         """Wait until every actor has loaded the network."""
         self._ray.get([a.__ray_ready__.remote() for a in self._actors])
 
     def submit(self, ticket: int, job: dict[str, Any]) -> None:
-        used = {k for _, k in self._busy.values()}
-        k = next(i for i in range(self.workers) if i not in used)
-        self._busy[self._actors[k].paint.remote(job)] = (ticket, k)
+        load = [0] * self.workers
+        for _, k, _ in self._busy.values():
+            load[k] += 1
+        k = load.index(min(load))
+        files = {}
+        for key, (given, data) in job["files"].items():
+            if given not in self._stored:
+                self._stored[given] = self._ray.put(data)
+            files[key] = (given, self._stored[given])
+        self._busy[self._actors[k].paint.remote({**job, "files": files})] = (ticket, k, self._actors[k])
 
     def wait(self, timeout: float) -> list[tuple[int, dict[str, Any]]]:
         if not self._busy:
             return []
         ray = self._ray
-        ready, _ = ray.wait(list(self._busy), num_returns=len(self._busy), timeout=timeout)
+        first, rest = ray.wait(list(self._busy), num_returns=1, timeout=timeout)
+        ready = first + (ray.wait(rest, num_returns=len(rest), timeout=0)[0] if first and rest else [])
+        running: dict[int, int] = {}  # id(actor) -> the ticket it paints (an actor runs its calls in order)
+        for t, _, a in sorted(self._busy.values(), key=lambda b: b[0]):
+            running.setdefault(id(a), t)
         results = []
         for ref in ready:
-            ticket, k = self._busy.pop(ref)
+            ticket, k, actor = self._busy.pop(ref)
             try:
                 results.append((ticket, ray.get(ref)))
             except ray.exceptions.RayActorError as e:  # the worker died: a new one takes its place
-                self._actors[k] = self._actor.remote(self.threads)
+                if "No module named 'stylegram'" in str(e):
+                    raise StylegramError("--ray: a node of the cluster has no stylegram: pip install "
+                                         "'stylegram[batch]' on every node (the same version as here)") from None
+                if self._actors[k] is actor:  # once, though its queued item died with it too
+                    self._actors[k] = self._actor.remote(self.threads)
+                if running.get(id(actor)) != ticket:  # it was queued, never started: not an attempt
+                    results.append((ticket, {"status": "unstarted"}))
+                    continue
                 results.append((ticket, {"status": "failed", "retry": True,
                                          "error": f"the Ray worker died ({type(e).__name__})"}))
             except ray.exceptions.RayError as e:

@@ -18,6 +18,7 @@ from ..job import Interrupts
 from ..options import Options
 from ..parsers import integer
 from .flags import PROG, Parser, add_flags, options_from_args
+from .workers import add_pool_flags, check_workers, open_pool
 
 
 def build_parser() -> Parser:
@@ -30,10 +31,7 @@ def build_parser() -> Parser:
                    "options, other files: nothing is painted over)")
     p.add_argument("--pairs", metavar="FILE.csv", help="rows of content,style[,option columns] instead of every "
                    "content x every style")
-    p.add_argument("--workers", type=integer, metavar="N", help="items painted at once (default: one per two "
-                   "cores, or per two of the cluster's CPUs, or one per GPU)")
-    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="run on Ray: alone, a local Ray; with "
-                   "ADDRESS (HOST:PORT or auto), join that cluster")
+    add_pool_flags(p, "items")
     p.add_argument("--retries", type=integer, default=2, metavar="N",
                    help="tries again after a crash (not after a bad input; default: 2)")
     p.add_argument("--overwrite", action="store_true", help="paint again what is done (with the same options)")
@@ -43,14 +41,11 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from ..batch.pool import LocalPool, RayPool
-
     ns = build_parser().parse_args(list(argv))
     options = options_from_args(ns)
-    for name in ("workers", "retries"):
-        v = getattr(ns, name)
-        if v is not None and v < (1 if name == "workers" else 0):
-            raise StylegramError(f"--{name} must be {'>= 1' if name == 'workers' else '>= 0'}, got {v}")
+    check_workers(ns)
+    if ns.retries < 0:
+        raise StylegramError(f"--retries must be >= 0, got {ns.retries}")
     items = plan(ns.contents, ns.style, options, ns.pairs)
     out = Path(ns.output)
     check_writable(out / MANIFEST)
@@ -58,8 +53,7 @@ def main(argv: Sequence[str]) -> int:
         for given in (item.content, item.style):
             if same_file(out / item.name, given):
                 raise StylegramError(f"output {out / item.name} is also an input; choose another OUTDIR")
-    pool = (RayPool(ns.ray or None, ns.workers, use_gpu=options.device != "cpu") if ns.ray is not None
-            else LocalPool(ns.workers))
+    pool = open_pool(ns, use_gpu=options.device != "cpu")
     bar = tqdm(total=len(items), desc=f"{PROG} batch", unit="item", disable=ns.quiet)
 
     def event(kind: str, item: Item, record: dict[str, Any]) -> None:
