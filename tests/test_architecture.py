@@ -15,6 +15,7 @@ import torch
 from stylegram import Options, StyleTransfer
 from stylegram.cli import build_parser
 from stylegram.cli.batch import build_parser as batch_parser
+from stylegram.cli.video import build_parser as video_parser
 from stylegram.cli.flags import TABLE_END, TABLE_START, options_table
 from stylegram.cli.serve import serve_parser
 from stylegram.losses import TVTerm
@@ -195,10 +196,10 @@ def _flags_in(text: str) -> set[str]:
 def test_docs_name_only_real_flags_and_the_options_table_is_generated() -> None:
     parser = build_parser()
     real = {s for a in parser._actions for s in a.option_strings}
-    # the subcommands' own: reproduce, serve, video, --resume
-    real |= {"--out", "--content", "--styles", "--resume", "--host", "--port", "--fps", "--frames",
-             "--temporal-weight", "--demo"}
+    # the subcommands' own: reproduce's, --resume
+    real |= {"--out", "--content", "--styles", "--resume"}
     real |= {s for a in batch_parser()._actions for s in a.option_strings}
+    real |= {s for a in video_parser()._actions for s in a.option_strings}
     real |= {s for a in serve_parser()._actions for s in a.option_strings}
     real |= {"--head", "--address"}  # `ray start`'s, in the cluster recipe
     for script in (ROOT / "benchmarks").glob("*.py"):  # the benchmarks' own, in their commands in docs/

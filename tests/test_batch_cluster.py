@@ -6,7 +6,6 @@ batch without the token fails in one line naming the cause. Only the processes t
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -22,51 +21,16 @@ psutil = pytest.importorskip("psutil")
 from stylegram.batch.items import Manifest  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
+from .raycluster import ours, two_nodes  # noqa: E402
 from .test_batch import TINY, named  # noqa: E402
-from .test_serve import free_port  # noqa: E402
-
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-def ours(temp: Path) -> list[psutil.Process]:
-    """The processes of the cluster rooted in `temp`: those naming it (GCS, raylets, agents) and their children
-    (the workers, whose titles no longer name it)."""
-    found: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        if proc.pid != os.getpid() and str(temp) in " ".join(proc.info["cmdline"] or []):
-            found[proc.pid] = proc
-            for child in proc.children(recursive=True):
-                found[child.pid] = child
-    return list(found.values())
-
-
-def stop(temp: Path) -> None:
-    procs = ours(temp)
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=30)
 
 
 @pytest.fixture
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     temp = Path(tmp_path_factory.mktemp("ray"))  # short enough for Ray's socket paths under /tmp
-    port = free_port()
-    # niceness 0: Ray's default (15) starves its workers beside any busy program (docs/batch.md), and a test
-    # must pass on a busy laptop
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_worker_niceness": "0"}
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
-    try:
-        subprocess.run([RAY, "start", "--head", "--port", str(port), "--temp-dir", str(temp),
-                        "--include-dashboard=false", *common], env=env, check=True, capture_output=True, timeout=180)
-        subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", *common], env=env, check=True,
-                       capture_output=True, timeout=180)
+    with two_nodes(temp) as (port, env):
         yield port, env, temp
-    finally:
-        stop(temp)
-        assert not ours(temp), "a Ray process of the test's cluster outlived it"
+    assert not ours(temp), "a Ray process of the test's cluster outlived it"
 
 
 def kill_a_painting_worker(temp: Path, killed: list[int], done: threading.Event) -> None:

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from PIL import Image  # noqa: E402
 import stylegram.web.app as web  # noqa: E402
 from stylegram import Options  # noqa: E402
 
-from .conftest import ROOT, make_painting, make_photo  # noqa: E402
+from .conftest import ROOT, free_port, make_painting, make_photo  # noqa: E402
 from .test_reliability import png_declaring  # noqa: E402
 
 FAST = {"size": "32", "iterations": "2", "scales": "1"}
@@ -178,12 +177,6 @@ def test_gallery_survives_a_restart_and_runs_again(tmp_path: Path) -> None:
         assert again.status_code == 201 and again.json()["names"] == job["names"]
         assert wait(c, again.json()["id"])["state"] == "done"
         assert submit(c, {"reuse": "../" + job["id"]}).status_code == 404
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

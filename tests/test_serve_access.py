@@ -23,8 +23,8 @@ from stylegram.cli.serve import access_token  # noqa: E402
 from stylegram.web.access import OWNER_COOKIE, TOKEN_COOKIE, Access  # noqa: E402
 from stylegram.web.limits import Limits  # noqa: E402
 
-from .conftest import ROOT  # noqa: E402
-from .test_serve import FAST, free_port, wait  # noqa: E402
+from .conftest import ROOT, free_port  # noqa: E402
+from .test_serve import FAST, wait  # noqa: E402
 
 DEMO = {**FAST, "demo": "1"}
 

@@ -18,8 +18,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra (pip install -e '.[web]')")
 import httpx  # noqa: E402
 
-from .conftest import ROOT  # noqa: E402
-from .test_serve import free_port, server  # noqa: E402, F401  (server: the fixture)
+from .conftest import ROOT, free_port  # noqa: E402
+from .test_serve import server  # noqa: E402, F401  (the fixture)
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 OPENSSL = shutil.which("openssl")

@@ -16,7 +16,7 @@ from stylegram.samples import sample_clip  # noqa: E402
 from stylegram.video import OVERLAP  # noqa: E402
 from stylegram.video.chunks import FRAME, Chunk, blend, chunk_length, plan_chunks, shot_cuts  # noqa: E402
 
-from .conftest import make_painting, make_photo  # noqa: E402
+from .conftest import free_port, make_painting, make_photo  # noqa: E402
 from .test_video import clip_with_audio  # noqa: E402
 
 TINY = ["--size", "32", "--iterations", "3", "--quiet"]
@@ -62,12 +62,13 @@ def test_video_across_two_workers_keeps_every_frame_and_the_audio(tmp_path: Path
     from stylegram.cli import main
 
     clip, style, out = tmp_path / "clip.mp4", tmp_path / "style.png", tmp_path / "out.mp4"
-    clip_with_audio(clip, sample_clip(10, 64))
+    n = OVERLAP + 6  # two chunks of OVERLAP + 3 frames
+    clip_with_audio(clip, sample_clip(n, 64))
     make_painting().save(style)
-    assert main(["video", str(clip), str(style), "-o", str(out), "--workers", "2", "--chunk-frames", "6",
-                 *TINY]) == 0
+    assert main(["video", str(clip), str(style), "-o", str(out), "--workers", "2", "--chunk-frames",
+                 str(OVERLAP + 3), *TINY]) == 0
     with av.open(str(out)) as c:
-        assert len(list(c.decode(video=0))) == 10 and c.streams.audio
+        assert len(list(c.decode(video=0))) == n and c.streams.audio
     assert not (tmp_path / "out.mp4.frames").exists()
 
 
@@ -75,8 +76,11 @@ def test_ctrl_c_keeps_done_chunks_and_resume_paints_only_the_rest(tmp_path: Path
     from stylegram.cli import main
     from stylegram.video import chunks
 
-    folder = tmp_path / "frames"
-    args = ["video", "--demo", "-o", str(folder), "--frames", "0:14", "--workers", "1", "--chunk-frames", "6", *TINY]
+    folder, n, length = tmp_path / "frames", OVERLAP + 6, OVERLAP + 2  # three chunks
+    args = ["video", "--demo", "-o", str(folder), "--frames", f"0:{n}", "--workers", "1", "--chunk-frames",
+            str(length), *TINY]
+    plan = plan_chunks(n, [], length)
+    first = f"chunk_00000_{plan[0].end:05d}.json"
     write = chunks.write_chunk
 
     def write_then_interrupt(item, result, out) -> None:  # the first chunk on disk, then Ctrl-C (an event, no clock)
@@ -86,21 +90,22 @@ def test_ctrl_c_keeps_done_chunks_and_resume_paints_only_the_rest(tmp_path: Path
     monkeypatch.setattr(chunks, "write_chunk", write_then_interrupt)
     assert main(args) == 130
     kept = sorted(p.name for p in (folder / "chunks").glob("chunk_*.json"))
-    assert kept == ["chunk_00000_00006.json"]
+    assert len(plan) == 3 and kept == [first]
     monkeypatch.setattr(chunks, "write_chunk", write)
     assert main(args) == 2  # no silent repaint without --resume
     shipped = []
     payload = chunks.chunk_payload
     monkeypatch.setattr(chunks, "chunk_payload", lambda item, *a: shipped.append(item.name) or payload(item, *a))
     assert main([*args, "--resume"]) == 0
-    assert "chunk_00000_00006.json" not in shipped and len(shipped) == len(plan_chunks(14, [], 6)) - 1
-    assert sorted(p.name for p in folder.iterdir()) == [FRAME.format(k + 1) for k in range(14)]
+    assert first not in shipped and len(shipped) == len(plan) - 1
+    assert sorted(p.name for p in folder.iterdir()) == [FRAME.format(k + 1) for k in range(n)]
 
 
 @pytest.mark.parametrize("extra,words", [(["--workers", "0"], "--workers must be >= 1"),
                                          (["--workers", "2", "--chunk-frames", str(OVERLAP)], "--chunk-frames"),
                                          (["--chunk-frames", "9"], "with --workers or --ray"),
-                                         (["--workers", "2", "AUDIO"], "no video stream")])
+                                         (["--workers", "2", "AUDIO"], "no video stream"),
+                                         (["--ray=127.0.0.1:PORT"], "nothing answers at that address")])
 def test_bad_input_across_workers_is_one_line(tmp_path: Path, capsys, extra, words) -> None:
     import av
 
@@ -119,7 +124,7 @@ def test_bad_input_across_workers_is_one_line(tmp_path: Path, capsys, extra, wor
     source = sound if "AUDIO" in extra else clip
     before = sorted(p.name for p in tmp_path.rglob("*"))
     argv = ["video", str(source), str(tmp_path / "style.png"), "-o", str(tmp_path / "o.mp4"),
-            *[e for e in extra if e != "AUDIO"]]
+            *[e.replace("PORT", str(free_port())) for e in extra if e != "AUDIO"]]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -176,6 +177,7 @@ def join_ray(address: str) -> None:
     """ray.init(address) with Ray's own messages in a log file, and a failure said in one line: its cause and fix."""
     import ray
 
+    answers(address)
     log = Path(tempfile.gettempdir()) / f"stylegram-ray-{os.getpid()}.log"
     with open(log, "ab") as f, redirected(f.fileno()):
         try:
@@ -185,6 +187,21 @@ def join_ray(address: str) -> None:
             error = f"{type(e).__name__}: {e}"
     raise StylegramError(f"--ray {address}: cannot join Ray: {join_cause(error + log.read_text(errors='replace'))} "
                          f"(Ray's messages: {log})")
+
+
+def answers(address: str, timeout: float = 10.0) -> None:
+    """Refuse at once a HOST:PORT where nothing listens: Ray itself retries such an address for ever."""
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return
+    except ValueError:
+        raise StylegramError(f"--ray {address}: expected HOST:PORT (the head's, e.g. 10.0.0.5:6379) or auto") from None
+    except OSError as e:
+        raise StylegramError(f"--ray {address}: cannot join Ray: nothing answers at that address ({e.strerror or e}): "
+                             "check it (`ray status` on the head prints it) and that the head runs") from None
 
 
 def join_cause(text: str) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from ..batch.items import MANIFEST, Item, plan
+from ..batch.items import MANIFEST, plan
 from ..batch.run import run_batch
 from ..errors import StylegramError
 from ..files import check_writable, same_file
@@ -18,7 +17,7 @@ from ..job import Interrupts
 from ..options import Options
 from ..parsers import integer
 from .flags import PROG, Parser, add_flags, options_from_args
-from .workers import add_pool_flags, check_workers, open_pool
+from .workers import add_pool_flags, bar_events, check_workers, open_pool
 
 
 def build_parser() -> Parser:
@@ -56,15 +55,9 @@ def main(argv: Sequence[str]) -> int:
     pool = open_pool(ns, use_gpu=options.device != "cpu")
     bar = tqdm(total=len(items), desc=f"{PROG} batch", unit="item", disable=ns.quiet)
 
-    def event(kind: str, item: Item, record: dict[str, Any]) -> None:
-        if kind in ("skipped", "done", "failed"):
-            bar.update(1)
-        if kind == "retry":
-            bar.write(f"{item.name}: {record.get('error')}; trying again", file=sys.stderr)
-
     with Interrupts() as interrupts:
-        summary = run_batch(items, out, pool, ns.retries, event, stop=lambda: interrupts.signal is not None,
-                            overwrite=ns.overwrite)
+        summary = run_batch(items, out, pool, ns.retries, bar_events(bar),
+                            stop=lambda: interrupts.signal is not None, overwrite=ns.overwrite)
     bar.close()
     parts = [f"{len(summary.done)} done", f"{len(summary.skipped)} already done", f"{len(summary.failed)} failed"]
     if summary.pending:

@@ -22,7 +22,7 @@ from ..samples import procedural_painting, sample_clip
 from ..video import OVERLAP, TEMPORAL_WEIGHT, VIDEO_OPTIONS
 from ..video.chunks import FRAME
 from .flags import PROG, Parser, add_flags, options_from_args
-from .workers import add_pool_flags, check_workers, open_pool
+from .workers import add_pool_flags, bar_events, check_workers, open_pool
 
 CHUNKS = "chunks"  # under the frames folder: each chunk's frames and report, and the manifest
 
@@ -97,7 +97,6 @@ def main(argv: Sequence[str]) -> int:
     else:
         frames, fps = read_frames(source, ns.fps, ns.frames, options.max_pixels)
     frames = [resize_long_side(f, options.size) for f in frames]  # what is painted (and shipped to workers)
-    work.mkdir(parents=True, exist_ok=True)
     if ns.workers is not None or ns.ray is not None:
         status = across_workers(ns, source, style_args, styles, frames, options, work)
     else:
@@ -117,6 +116,7 @@ def frame_after_frame(ns: Any, frames: list, styles: list, options: Options, wor
     """One chain of frames, each from the one before; None when every frame is painted, else the exit status."""
     from ..video.frames import stylize_frames
 
+    work.mkdir(parents=True, exist_ok=True)
     previous = load_image(done[-1]) if done else None
     bar = tqdm(total=len(frames), initial=len(done), desc=f"{PROG} video", unit="frame", disable=ns.quiet)
     with Interrupts() as interrupts:
@@ -147,14 +147,9 @@ def across_workers(ns: Any, source: str | None, style_args: list, styles: list, 
     items = [ChunkItem(source or "demo", names, options, ns.temporal_weight, c) for c in chunks]
     bar = tqdm(total=len(items), desc=f"{PROG} video", unit="chunk", disable=ns.quiet)
 
-    def event(kind: str, item: Any, record: dict) -> None:
-        if kind in ("skipped", "done", "failed"):
-            bar.update(1)
-        if kind == "retry":
-            bar.write(f"{item.name}: {record.get('error')}; trying again", file=sys.stderr)
-
     with Interrupts() as interrupts:
-        summary = run_batch(items, work / CHUNKS, pool, on_event=event, stop=lambda: interrupts.signal is not None,
+        summary = run_batch(items, work / CHUNKS, pool, on_event=bar_events(bar),
+                            stop=lambda: interrupts.signal is not None,
                             payload=lambda item: chunk_payload(item, frames, data), write=write_chunk)
     bar.close()
     for name, error in summary.failed.items():

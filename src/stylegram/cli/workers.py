@@ -4,6 +4,8 @@ pool they open."""
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import StylegramError
@@ -28,3 +30,15 @@ def open_pool(ns: argparse.Namespace, use_gpu: bool) -> Any:
 
     check_workers(ns)
     return RayPool(ns.ray or None, ns.workers, use_gpu=use_gpu) if ns.ray is not None else LocalPool(ns.workers)
+
+
+def bar_events(bar: Any) -> Callable[[str, Any, dict[str, Any]], None]:
+    """run_batch's events on a tqdm bar: one step per item ended (or skipped), a line per retry."""
+
+    def event(kind: str, item: Any, record: dict[str, Any]) -> None:
+        if kind in ("skipped", "done", "failed"):
+            bar.update(1)
+        if kind == "retry":
+            bar.write(f"{item.name}: {record.get('error')}; trying again", file=sys.stderr)
+
+    return event

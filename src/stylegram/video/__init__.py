@@ -12,5 +12,5 @@ LATER_ITERATIONS = 7  # later frames: enough from the warp and the AdaIN start (
 TEMPORAL_WEIGHT = 200.0  # ~ the style term's size at a warm start; see docs/video.md
 NEW_REGIONS_INIT = "adain"  # later frames start what the flow cannot carry from the AdaIN picture (docs/video.md)
 MOVED = 0.1  # mean abs RGB change from the first frame that marks a pixel as moved (the brushwork measure)
-OVERLAP = 4  # frames two chunks of one shot share across workers, cross-faded (docs/video.md)
+OVERLAP = 12  # frames two chunks of one shot share, cross-faded: 4 left joins 7x the flicker inside (docs/video.md)
 CUT = 0.25  # grey-histogram change between frames above which (if 3x the usual) a new shot starts: bikes.mp4's 4
