@@ -1,5 +1,5 @@
 """The command line: `stylegram CONTENT STYLE -o OUT`, `stylegram demo`, `stylegram reproduce WHAT`,
-`stylegram serve`, `stylegram video`, `stylegram batch`, `stylegram preview`,
+`stylegram serve`, `stylegram video`, `stylegram batch`, `stylegram preview`, `stylegram texture`,
 `stylegram --resume CKPT`. Argparse and the terminal only; the work is done by stylegram.job
 and below. User errors become one line on stderr and exit status 2."""
 
@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 
 from ..errors import StylegramError
-from . import batch, demo, preview, reproduce, serve, video
+from . import batch, demo, preview, reproduce, serve, texture, video
 from .flags import PROG, options_from_args
 from .run import build_parser, resume_main, transfer_main
 
@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return video.main(argv[1:])
         if argv and argv[0] == "batch":
             return batch.main(argv[1:])
+        if argv and argv[0] == "texture":
+            return texture.main(argv[1:])
         if "--resume" in argv:
             return resume_main(argv)
         return transfer_main(argv)
