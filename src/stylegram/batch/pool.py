@@ -289,6 +289,7 @@ class RayPool:
         self.slots = 2 * self.workers  # each actor holds its next item while it paints: no wait on the driver between
         self._busy: dict[Any, tuple[int, int, Any]] = {}  # object ref -> (ticket, actor index, actor)
         self._stored: dict[str, Any] = {}  # input path -> its bytes in Ray's object store, put once
+        self._victims: dict[int, tuple[int, Any]] = {}  # id(dead actor) -> (the ticket it was painting, it)
         self._check_schedulable(node_cpus, gpus)
 
     def _check_schedulable(self, node_cpus: list[int], gpus: int) -> None:
@@ -322,29 +323,34 @@ class RayPool:
         ray = self._ray
         first, rest = ray.wait(list(self._busy), num_returns=1, timeout=timeout)
         ready = first + (ray.wait(rest, num_returns=len(rest), timeout=0)[0] if first and rest else [])
-        running: dict[int, int] = {}  # id(actor) -> the ticket it paints (an actor runs its calls in order)
-        for t, _, a in sorted(self._busy.values(), key=lambda b: b[0]):
-            running.setdefault(id(a), t)
-        results = []
+        outcomes = []
         for ref in ready:
             ticket, k, actor = self._busy.pop(ref)
             try:
-                results.append((ticket, ray.get(ref)))
+                outcomes.append((ticket, k, actor, ray.get(ref)))
             except ray.exceptions.RayActorError as e:  # the worker died: a new one takes its place
                 if "No module named 'stylegram'" in str(e):
                     raise StylegramError("--ray: a node of the cluster has no stylegram: pip install "
                                          "'stylegram[batch]' on every node (the same version as here)") from None
-                if self._actors[k] is actor:  # once, though its queued item died with it too
-                    self._actors[k] = self._actor.remote(self.threads)
-                if running.get(id(actor)) != ticket:  # it was queued, never started: not an attempt
-                    results.append((ticket, {"status": "unstarted"}))
-                    continue
-                results.append((ticket, {"status": "failed", "retry": True,
-                                         "error": f"the Ray worker died ({type(e).__name__})"}))
+                outcomes.append((ticket, k, actor, e))
             except ray.exceptions.RayError as e:
-                results.append((ticket, {"status": "failed", "retry": True,
-                                         "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}))
-        return results
+                outcomes.append((ticket, k, actor, {"status": "failed", "retry": True,
+                                                    "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}))
+        return [(ticket, self._lost(ticket, k, actor, outcomes) if isinstance(out, Exception) else out)
+                for ticket, k, actor, out in outcomes]
+
+    def _lost(self, ticket: int, k: int, actor: Any, outcomes: list) -> dict[str, Any]:
+        """An item of an actor that died: the one it was painting failed (an attempt); those queued behind it
+        never started. An actor runs its calls in order, so it was painting its oldest item not done."""
+        if self._actors[k] is actor:  # replaced once, though its queued item died with it too
+            self._actors[k] = self._actor.remote(self.threads)
+        if id(actor) not in self._victims:  # the handle is kept, so that its id is not reused
+            unfinished = [t for t, _, a in self._busy.values() if a is actor]
+            unfinished += [t for t, _, a, out in outcomes if a is actor and isinstance(out, Exception)]
+            self._victims[id(actor)] = (min(unfinished), actor)
+        if ticket != self._victims[id(actor)][0]:
+            return {"status": "unstarted"}
+        return {"status": "failed", "retry": True, "error": "the Ray worker died (ActorDiedError)"}
 
     def close(self) -> None:
         for actor in self._actors:
