@@ -18,6 +18,8 @@ PRESERVE_COLOR = ("none", "luminance", "histogram")
 OPTIMIZERS = ("lbfgs", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("noise", "content", "palette", "style", "adain")
+PHOTO_INITS = ("content", "palette", "adain")  # starts made from the photo: none for a texture
+ALPHAS = ("keep", "flatten")  # what becomes of an input's transparency
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 MIN_SIZE = 16  # below this conv5_1 sees less than one pixel; see docs/robustness.md
@@ -25,6 +27,7 @@ MAX_PIXELS = 100_000_000  # an input declaring more is refused (decompression bo
 
 # File extensions, by what we do with them. Pillow reads more; these are the ones a folder is searched for.
 WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+WITH_ALPHA = ("PNG", "WEBP")  # the writable formats that keep transparency
 READABLE = (*WRITABLE, ".bmp", ".tif", ".tiff", ".gif")
 VIDEO_OUT = {".mp4": "libx264", ".webm": "libvpx-vp9"}
 

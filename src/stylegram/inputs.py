@@ -1,5 +1,6 @@
 """A transfer's inputs, loaded and checked once: the photo, the paintings, the mask and an init image, with the
-paintings' blend weights. The optimisation (transfer.py) and the one-pass preview (preview.py) both start here."""
+paintings' blend weights and their transparency. The optimisation (transfer.py) and the one-pass preview
+(preview.py) both start here."""
 
 from __future__ import annotations
 
@@ -11,29 +12,42 @@ from PIL import Image
 
 from .choices import INITS, MIN_SIZE
 from .errors import StylegramError
-from .images import ImageLike, load_image, resize_dims, resize_long_side, to_tensor
+from .images import ImageLike, load_image, resize_dims, resize_long_side, split_alpha, to_tensor
 from .options import Options
+
+MASK_WRAP = 0.1  # --seamless --mask: the most the mask's opposite edges may differ on average (0..1)
 
 
 @dataclass(frozen=True)
 class Inputs:
-    content: Image.Image
+    content: Image.Image  # RGB; with --texture, the first painting (the canvas)
     styles: tuple[Image.Image, ...]
     blend: tuple[float, ...]  # the paintings' weights, summing to 1
     mask: Image.Image | None = None  # greyscale: white takes the first painting, black the second
     init: Image.Image | None = None  # an --init PATH image
+    alpha: Image.Image | None = None  # the photo's transparency (--alpha keep): the output's alpha, the style's weight
+    style_alphas: tuple[Image.Image | None, ...] = ()  # each painting's: only its opaque pixels make its Grams
 
     @classmethod
-    def load(cls, content: ImageLike, style: ImageLike | Sequence[ImageLike], opts: Options) -> Inputs:
+    def load(cls, content: ImageLike | None, style: ImageLike | Sequence[ImageLike], opts: Options) -> Inputs:
         """Every input decoded (bombs and non-images refused in one line) and checked against the options."""
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = tuple(opts.blend_weights(len(styles)))
-        inputs = cls(load_image(content, "content", opts.max_pixels),
-                     tuple(load_image(s, f"style {k + 1}" if len(styles) > 1 else "style", opts.max_pixels)
-                           for k, s in enumerate(styles)), blend,
+        paintings = [_read(s, f"style {k + 1}" if len(styles) > 1 else "style", opts, "learn from")
+                     for k, s in enumerate(styles)]
+        if opts.texture:
+            photo, alpha = paintings[0][0], None  # the canvas: the first painting's size, opaque
+        elif content is None:
+            raise StylegramError("content: a photo is needed (or --texture, to grow a texture with none)")
+        else:
+            photo, alpha = _read(content, "content", opts, "paint")
+        inputs = cls(photo, tuple(p for p, _ in paintings), blend,
                      load_image(opts.mask, "mask", opts.max_pixels).convert("L") if opts.mask else None,
-                     load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None)
+                     load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None,
+                     alpha, tuple(a for _, a in paintings))
         inputs.check_sizes(opts)
+        if opts.seamless and inputs.mask is not None:
+            check_wraps(inputs.mask)
         return inputs
 
     def check_sizes(self, opts: Options) -> None:
@@ -56,3 +70,31 @@ class Inputs:
         if self.mask is None:
             return None
         return to_tensor(self.mask.resize(size, Image.Resampling.BILINEAR))[:, :1].to(device)
+
+    def alpha_at(self, size: tuple[int, int], device: torch.device, alpha: Image.Image | None = None
+                 ) -> torch.Tensor | None:
+        """The photo's alpha (or a painting's, `alpha`) as a (1, 1, H, W) tensor of `size`, or None if opaque."""
+        a = self.alpha if alpha is None else alpha
+        if a is None:
+            return None
+        return to_tensor(a.resize(size, Image.Resampling.BILINEAR))[:, :1].to(device)
+
+
+def _read(source: ImageLike, what: str, opts: Options, purpose: str) -> tuple[Image.Image, Image.Image | None]:
+    """An input as RGB and its alpha (None: opaque, or --alpha flatten); all-transparent refused."""
+    rgb, alpha = split_alpha(load_image(source, what, opts.max_pixels, alpha=opts.alpha == "keep"))
+    if alpha is not None and alpha.getextrema()[1] == 0:
+        raise StylegramError(f"{what}: every pixel is transparent: nothing to {purpose} (or --alpha flatten)")
+    return rgb, alpha
+
+
+def check_wraps(mask: Image.Image) -> None:
+    """--seamless --mask: the mask's regions must meet across the wrap (its left edge like its right, top like
+    bottom), or a region would end in a seam."""
+    m = to_tensor(mask)[0, 0]
+    gaps = {"left and right": (m[:, 0] - m[:, -1]).abs().mean(), "top and bottom": (m[0] - m[-1]).abs().mean()}
+    for edges, gap in gaps.items():
+        if gap > MASK_WRAP:
+            raise StylegramError(f"--seamless --mask: the mask's {edges} edges differ by {float(gap):.2f} on average "
+                                 f"(at most {MASK_WRAP}), so its regions cannot meet across the wrap; make them match "
+                                 "or drop --seamless")

@@ -9,6 +9,7 @@ import io
 import platform
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import PIL
 import torch
 
-from .choices import INITS
+from .choices import INITS, WITH_ALPHA
 from .errors import StylegramError
 from .files import atomic_write, check_side_file, check_writable, is_path, sha256_of, write_json
 from .images import ImageLike, output_format, save_image
@@ -52,7 +53,7 @@ class Result:
 class Job:
     """What to paint, where to write it, and the side files; enough to start it again from a checkpoint."""
 
-    content: ImageLike
+    content: ImageLike | None  # None with --texture: no photo
     style: list[ImageLike]
     output: str
     options: Options = field(default_factory=Options)
@@ -66,12 +67,17 @@ class Job:
     @property
     def resumable(self) -> bool:
         """A checkpoint names its inputs by path, so only a run from files can be continued."""
-        return all(is_path(x) for x in [self.content, *self.style])
+        return all(is_path(x) for x in self.inputs)
+
+    @property
+    def inputs(self) -> list[ImageLike]:
+        """The photo (none for a texture) and the paintings."""
+        return [x for x in [self.content, *self.style] if x is not None]
 
     def check(self) -> None:
         """Refuse before any work: an unknown output format, or a file that would overwrite an input."""
         opts, out = self.options, self.outputs
-        inputs = [self.content, *self.style]
+        inputs = self.inputs
         extra = ([opts.init] if opts.init not in INITS else []) + ([opts.mask] if opts.mask else [])
         output_format(self.output)
         check_writable(self.output, [*inputs, *extra])
@@ -90,6 +96,9 @@ class Job:
         self.check()
         t0 = time.perf_counter()
         transfer = StyleTransfer(self.content, self.style, self.options)
+        if transfer.inputs.alpha is not None and output_format(self.output) not in WITH_ALPHA:
+            warnings.warn(f"{self.output}: {output_format(self.output)} has no transparency, so the photo's "
+                          "transparent parts are flattened over white (write .png or .webp to keep them)", stacklevel=2)
         failure: NonFiniteLoss | None = None
         with Interrupts(on_signal) as interrupts:
             try:
@@ -141,7 +150,8 @@ class Job:
 
     def record(self) -> dict[str, Any]:
         """The job as plain data (paths, numbers), as a checkpoint stores it."""
-        return {"content": str(self.content), "style": [str(s) for s in self.style], "output": self.output,
+        return {"content": None if self.content is None else str(self.content), "style": [str(s) for s in self.style],
+                "output": self.output,
                 "options": self.options.to_dict(), **asdict(self.outputs), "trace": self.trace}
 
     @classmethod
@@ -166,7 +176,7 @@ def save_checkpoint(path: str, job: Job, progress: Progress) -> None:
     """Image, optimiser state, RNG state, scale, iteration, options and inputs' hashes, written atomically."""
     state = {
         "format": CHECKPOINT_FORMAT, "job": job.record(), "progress": asdict(progress),
-        "rng": torch.get_rng_state(), "inputs": {p: sha256_of(Path(p)) for p in [job.content, *job.style]},
+        "rng": torch.get_rng_state(), "inputs": {p: sha256_of(Path(p)) for p in job.inputs},
     }
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -230,8 +240,8 @@ def versions() -> dict[str, str]:
             "pillow": PIL.__version__, "numpy": np.__version__}
 
 
-def _describe(x: Any) -> str:
-    return str(x) if is_path(x) else type(x).__name__
+def _describe(x: Any) -> str | None:
+    return None if x is None else str(x) if is_path(x) else type(x).__name__
 
 
 def _rounded(d: dict[str, float]) -> dict[str, float]:

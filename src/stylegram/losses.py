@@ -27,65 +27,12 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 import torch
 
 from .choices import downsampling
-
-Stats = dict[str, Any]  # a term's statistics: tensors and counts, possibly nested by layer; they add up over pieces
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A part of an h x w image: its core (y0:y1, x0:x1), whose statistics it adds, and the window around the core
-    that it is computed in (context for the network's receptive field). The cores of a tiled scale partition the
-    image; the whole image is one piece whose window is its core."""
-
-    y0: int
-    y1: int
-    x0: int
-    x1: int
-    wy0: int
-    wy1: int
-    wx0: int
-    wx1: int
-    h: int
-    w: int
-
-    @classmethod
-    def whole(cls, x: torch.Tensor) -> Piece:
-        return cls.of_size(*x.shape[-2:])
-
-    @classmethod
-    def of_size(cls, h: int, w: int) -> Piece:
-        """The whole h x w image as one piece: core and window are all of it."""
-        return cls(0, h, 0, w, 0, h, 0, w, h, w)
-
-    def window(self, image: torch.Tensor) -> torch.Tensor:
-        """An image-sized tensor cut to this piece's window."""
-        return image[..., self.wy0:self.wy1, self.wx0:self.wx1]
-
-    def core(self, t: torch.Tensor, k: int = 1) -> torch.Tensor:
-        """A tensor of the whole image at 1/k of its size (a layer's responses, a target) cut to the core."""
-        return t[..., self.y0 // k:math.ceil(self.y1 / k), self.x0 // k:math.ceil(self.x1 / k)]
-
-    def core_of_window(self, t: torch.Tensor, k: int = 1) -> torch.Tensor:
-        """A tensor of the window at 1/k (the window's responses, x itself) cut to the core."""
-        return t[..., (self.y0 - self.wy0) // k:math.ceil((self.y1 - self.wy0) / k),
-                 (self.x0 - self.wx0) // k:math.ceil((self.x1 - self.wx0) / k)]
-
-
-def add(a: Stats | None, b: Stats, sign: int = 1) -> Stats:
-    """a + b (or a - b), key by key, through nested dicts; a None is zero."""
-    if a is None:
-        return b if sign == 1 else {k: (add(None, v, -1) if isinstance(v, dict) else -v) for k, v in b.items()}
-    return {k: add(a[k], v, sign) if isinstance(v, dict) else a[k] + sign * v for k, v in b.items()}
-
-
-def detached(s: Stats) -> Stats:
-    return {k: detached(v) if isinstance(v, dict) else v.detach() if torch.is_tensor(v) else v
-            for k, v in s.items()}
+from .pieces import Piece, Stats
 
 
 class Gram(torch.autograd.Function):
@@ -142,6 +89,11 @@ def per_position(s: Stats) -> dict[str, torch.Tensor]:
     return {n: v["G"] / v["M"] for n, v in s.items()}
 
 
+def masked_per_position(s: Stats) -> dict[str, torch.Tensor]:
+    """A^l per unit of mask weight, from a one-region GuidedStyleTerm's statistics (a painting's opaque pixels)."""
+    return {n: v[0]["G"] / v[0]["m2"].clamp(min=1e-12) for n, v in s.items()}
+
+
 def gram_per_position(F: torch.Tensor) -> torch.Tensor:
     return gram(F) / (F.shape[2] * F.shape[3])
 
@@ -188,14 +140,18 @@ def guided_style_score(s: Stats, targets: Sequence[Mapping[str, torch.Tensor]],
 
 
 def tv_statistics(x: torch.Tensor, piece: Piece) -> Stats:
-    """Squared differences of neighbouring pixels whose first pixel lies in the core (x: the piece's window)."""
+    """Squared differences of neighbouring pixels whose first pixel lies in the core (x: the piece's window). On a
+    torus (`--seamless`) every pixel has a right and a lower neighbour: in the window, or across the edge."""
     c = piece.core_of_window(x)
-    right = c.shape[-1] - (1 if piece.x1 == piece.w else 0)  # a last column has no right neighbour
-    down = c.shape[-2] - (1 if piece.y1 == piece.h else 0)
     cy, cx = piece.y0 - piece.wy0, piece.x0 - piece.wx0
     rows, cols = slice(cy, cy + c.shape[-2]), slice(cx, cx + c.shape[-1])
-    dx = x[..., rows, cx + 1:cx + 1 + right] - x[..., rows, cx:cx + right]
-    dy = x[..., cy + 1:cy + 1 + down, cols] - x[..., cy:cy + down, cols]
+    if piece.wrap:
+        dx, dy = (x.roll(-1, -1) - x)[..., rows, cols], (x.roll(-1, -2) - x)[..., rows, cols]
+    else:
+        right = c.shape[-1] - (1 if piece.x1 == piece.w else 0)  # a last column has no right neighbour
+        down = c.shape[-2] - (1 if piece.y1 == piece.h else 0)
+        dx = x[..., rows, cx + 1:cx + 1 + right] - x[..., rows, cx:cx + right]
+        dy = x[..., cy + 1:cy + 1 + down, cols] - x[..., cy:cy + down, cols]
     return {"dx": dx.float().pow(2).sum(), "nx": dx.numel(), "dy": dy.float().pow(2).sum(), "ny": dy.numel()}
 
 
@@ -321,6 +277,19 @@ class GuidedStyleTerm(StyleTerm):
         return guided_style_score(s, self.targets, self.layer_weights)
 
 
+def style_term(A: Mapping[str, torch.Tensor], regions: Sequence[Mapping[str, torch.Tensor]],
+               layer_weights: Mapping[str, float], mask: torch.Tensor | None = None,
+               alpha: torch.Tensor | None = None) -> StyleTerm:
+    """The style term of a photo: eq. 5 against the blended A; with a mask, each painting (regions[k]) in its
+    region; with the photo's alpha, its transparent pixels in no Gram matrix (a region's weight times alpha)."""
+    if mask is None and alpha is None:
+        return StyleTerm(A, layer_weights)
+    if mask is None:
+        return GuidedStyleTerm([A], layer_weights, [alpha])
+    masks = [mask, 1 - mask][: len(regions)]
+    return GuidedStyleTerm(list(regions), layer_weights, masks if alpha is None else [m * alpha for m in masks])
+
+
 @dataclass
 class TVTerm(WholeImage):
     """Total variation of x itself (not in the paper)."""
@@ -393,7 +362,7 @@ def score(criterion: Criterion, stats: Sequence[Stats], device: torch.device | N
     return loss, parts
 
 
-def evaluate(criterion: Criterion, features: Mapping[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor,
-                                                                                                     Losses]:
-    """The criterion at a whole image x."""
-    return score(criterion, statistics(criterion, features, x), x.device)
+def evaluate(criterion: Criterion, features: Mapping[str, torch.Tensor], x: torch.Tensor, wrap: bool = False
+             ) -> tuple[torch.Tensor, Losses]:
+    """The criterion at a whole image x (on a torus with `wrap`)."""
+    return score(criterion, statistics(criterion, features, x, Piece.whole(x, wrap)), x.device)

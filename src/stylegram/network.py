@@ -16,13 +16,14 @@ from .weights import NORMALISED_CONV_KEYS, load_state_dict
 _POOLS = {"avg": F.avg_pool2d, "max": F.max_pool2d}
 
 
-def pad(h: torch.Tensor) -> torch.Tensor:
-    """One pixel of reflection padding (replicate once a map is 1 pixel wide), in h's own precision.
+def pad(h: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+    """One pixel of reflection padding (replicate once a map is 1 pixel wide), in h's own precision; circular on a
+    torus (`wrap`, for --seamless), so the pixels at one edge see those at the opposite edge as neighbours.
 
     CPU autocast runs reflection padding in fp32 (a copy out of bf16 and one back for the next conv): with it
     enabled here, a third of a bf16 forward at 512 px went to padding.
     """
-    mode = "reflect" if min(h.shape[-2:]) > 1 else "replicate"
+    mode = "circular" if wrap else "reflect" if min(h.shape[-2:]) > 1 else "replicate"
     with torch.autocast(h.device.type, enabled=False):
         return F.pad(h, (1, 1, 1, 1), mode=mode)
 
@@ -45,11 +46,16 @@ class VGG19(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+    def _pool(self, x: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+        if wrap and (x.shape[-1] % 2 or x.shape[-2] % 2):
+            # an odd side on a torus: its last row/column pools with the first, as the neighbours they are
+            with torch.autocast(x.device.type, enabled=False):
+                x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), mode="circular")
         return self._pool_fn(x, 2, 2, ceil_mode=True)  # ceil_mode: odd-sized maps keep their last row/column
 
-    def forward(self, x: torch.Tensor, layers: Iterable[str], checkpoint: bool = False) -> dict[str, torch.Tensor]:
-        """{layer: response} for `layers`, stopping after the deepest.
+    def forward(self, x: torch.Tensor, layers: Iterable[str], checkpoint: bool = False, wrap: bool = False
+                ) -> dict[str, torch.Tensor]:
+        """{layer: response} for `layers`, stopping after the deepest; `wrap`: x is a torus (--seamless).
 
         checkpoint=True keeps only each block's input and the requested responses for the backward pass and
         recomputes the rest there: about half the memory for about a third more time (large images).
@@ -69,10 +75,10 @@ class VGG19(nn.Module):
             def run(h: torch.Tensor, block: int = block, first: int = first, last: int = last,
                     names: list[str] = names) -> tuple[torch.Tensor, ...]:
                 if block:
-                    h = self._pool(h)
+                    h = self._pool(h, wrap)
                 out = []
                 for idx in range(first, last):
-                    h = F.relu(self.convs[idx](pad(h)))
+                    h = F.relu(self.convs[idx](pad(h, wrap)))
                     if CONV_LAYERS[idx] in names:
                         out.append(h)
                 return (h, *out)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .choices import (
+    ALPHAS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     DEVICES,
@@ -23,28 +23,33 @@ from .choices import (
     MIN_SIZE,
     NORMALIZATIONS,
     OPTIMIZERS,
+    PHOTO_INITS,
     POOLINGS,
     PRECISIONS,
     PRESERVE_COLOR,
     check_layers,
 )
 from .errors import StylegramError
-from .parsers import integer, memory_size, names, number, numbers, scales
+from .parsers import (
+    OptionErrors,
+    boolean,
+    default_text,
+    field_name,
+    flag,
+    integer,
+    memory_size,
+    named_field,
+    names,
+    number,
+    numbers,
+    option,
+    scales,
+)
+
+__all__ = ["OptionErrors", "Options", "Outputs", "build", "default_text", "field_name", "flag", "named_field",
+           "parse_fields"]
 
 CHECKPOINT_EVERY = 50  # iterations between checkpoints when --checkpoint is given without --checkpoint-every
-
-
-_METAVARS = {integer: "N", number: "X", numbers: "X,...", names: "LAYER,...", memory_size: "SIZE"}
-
-
-def _opt(default: Any, help: str, parse: Callable[[str], Any] = str, **meta: Any) -> Any:
-    """A dataclass field carrying its help, its parser from text (and choices/metavar): each option in one place."""
-    meta = {"help": help, "parse": parse, **meta}
-    if "choices" not in meta:
-        meta.setdefault("metavar", _METAVARS.get(parse, "TEXT"))
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -52,67 +57,74 @@ class Options:
     """Settings of one style transfer. The defaults are the tool's (measured in docs/quality.md); Options.paper()
     is the paper's configuration."""
 
-    size: int = _opt(512, "long side of the output in pixels", integer)
-    style_scale: float = _opt(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)",
+    size: int = option(512, "long side of the output in pixels", integer)
+    style_scale: float = option(1.0, "style image long side = size x style_scale (larger: bigger brush strokes)",
                               number)
-    iterations: int = _opt(500, "most optimiser iterations per scale (L-BFGS: one function evaluation each)",
+    iterations: int = option(500, "most optimiser iterations per scale (L-BFGS: one function evaluation each)",
                             integer)
-    scales: int | tuple[int, ...] = _opt(
+    scales: int | tuple[int, ...] = option(
         3, "coarse-to-fine: N scales, each twice the size of the one before, or a comma-separated list of long "
         "sides ending at --size (1: the paper)", scales, metavar="N|S1,S2,...",
     )
-    tol: float = _opt(1.5e-2, "stop a scale once the loss fell by less than this fraction per iteration over the "
+    tol: float = option(1.5e-2, "stop a scale once the loss fell by less than this fraction per iteration over the "
                       "last 10 iterations (0: always run --iterations, as the paper)", number)
-    precision: str = _opt("auto", "arithmetic of the network: auto (bf16 where the hardware runs it fast: AMX or "
+    precision: str = option("auto", "arithmetic of the network: auto (bf16 where the hardware runs it fast: AMX or "
                           "AVX512-BF16 CPUs, bf16 GPUs; else fp32), fp32 (the paper), bf16, fp16; Gram matrices, "
                           "losses and the optimiser stay fp32", choices=PRECISIONS)
-    optimizer: str = _opt("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
-    lr: float = _opt(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)", number)
-    content_weight: float = _opt(1.0, "alpha of eq. 7 (see --normalization for its scale)", number,
+    optimizer: str = option("lbfgs", "L-BFGS as in the paper, or Adam", choices=OPTIMIZERS)
+    lr: float = option(0.02, "Adam step size, in pixel units of [0, 1] (L-BFGS uses its own step)", number)
+    content_weight: float = option(1.0, "alpha of eq. 7 (see --normalization for its scale)", number,
                                   metavar="ALPHA")
-    style_weight: float = _opt(15.0, "beta of eq. 7 (15 suits --normalization balanced; 40 suits mean, as in "
+    style_weight: float = option(15.0, "beta of eq. 7 (15 suits --normalization balanced; 40 suits mean, as in "
                                   "Options.paper())", number, metavar="BETA")
-    tv_weight: float = _opt(0.0, "total-variation weight (not in the paper; 0 = off)", number)
-    content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "comma-separated content layers", names)
-    style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "comma-separated style layers", names)
-    style_layer_weights: tuple[float, ...] | None = _opt(
+    tv_weight: float = option(0.0, "total-variation weight (not in the paper; 0 = off)", number)
+    content_layers: tuple[str, ...] = option(DEFAULT_CONTENT_LAYERS, "comma-separated content layers", names)
+    style_layers: tuple[str, ...] = option(DEFAULT_STYLE_LAYERS, "comma-separated style layers", names)
+    style_layer_weights: tuple[float, ...] | None = option(
         None, "comma-separated w_l of eq. 5, one per style layer; normalised to sum 1 (default: equal)", numbers,
         metavar="W,...",
     )
-    preserve_color: str = _opt(
+    preserve_color: str = option(
         "none", "keep the photo's colours: luminance (transfer on luminance only) or histogram (recolour the "
         "painting to the photo's colour mean and covariance first)", choices=PRESERVE_COLOR,
     )
-    style_blend: tuple[float, ...] | None = _opt(
+    style_blend: tuple[float, ...] | None = option(
         None, "comma-separated weights of several style images, one each; normalised to sum 1 (default: equal)",
         numbers, metavar="W,...",
     )
-    mask: str | None = _opt(None, "image whose white regions take the first style and black the second; grey blends",
+    mask: str | None = option(None, "image whose white regions take the first style and black the second; grey blends",
                             metavar="PATH")
-    init: str = _opt("palette", "start image: palette (the photo recoloured to the painting's colour mean and "
+    init: str = option("palette", "start image: palette (the photo recoloured to the painting's colour mean and "
                      "covariance), content (the photo), noise (the paper's white noise), style, adain (the one-pass "
                      "AdaIN picture, as `stylegram preview` paints it), or an image PATH",
                      metavar="palette|content|noise|style|adain|PATH")
-    strength: float = _opt(1.0, "AdaIN's alpha for --init adain and `stylegram preview`: how far the photo's "
+    strength: float = option(1.0, "AdaIN's alpha for --init adain and `stylegram preview`: how far the photo's "
                            "responses move to the painting's statistics (0: the photo, 1: fully)", number)
-    seed: int = _opt(0, "seed of the white-noise init (same seed, device and fp32: same image)", integer)
-    pooling: str = _opt("max", "VGG pooling: max (sharper layout at the same style distance, measured in "
+    seed: int = option(0, "seed of the white-noise init (same seed, device and fp32: same image)", integer)
+    pooling: str = option("max", "VGG pooling: max (sharper layout at the same style distance, measured in "
                         "docs/normalization.md) or avg (the paper's choice)", choices=POOLINGS)
-    normalization: str = _opt(
+    normalization: str = option(
         "balanced", "loss scale: balanced (each style layer's E_l relative to the photo's own, so no layer swamps the "
         "others), mean (eq. 4/5 as written, eq. 1 per position) or paper (eq. 1 as written)", choices=NORMALIZATIONS
     )
-    device: str = _opt("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
-    max_memory: int | None = _opt(None, "memory a run may use, e.g. 16G (default: what the machine has free); "
+    device: str = option("auto", "compute device (auto: cuda, then mps, then cpu)", choices=DEVICES)
+    max_memory: int | None = option(None, "memory a run may use, e.g. 16G (default: what the machine has free); "
                                   "scales that would need more are painted tile by tile", memory_size)
-    tile: int | None = _opt(None, "tile side in pixels at scales larger than it (default: auto, tiles only when a "
+    tile: int | None = option(None, "tile side in pixels at scales larger than it (default: auto, tiles only when a "
                             "scale would not fit --max-memory; 0: never tile)", integer)
-    tile_passes: int = _opt(3, "passes over the tiles at a tiled scale", integer)
-    tile_iterations: int = _opt(10, "optimiser iterations per tile and pass", integer)
-    weights: str = _opt("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path",
+    tile_passes: int = option(3, "passes over the tiles at a tiled scale", integer)
+    tile_iterations: int = option(10, "optimiser iterations per tile and pass", integer)
+    weights: str = option("bundled", "VGG-19 weights: bundled, torchvision (download), a URL, or a .pth path",
                          metavar="bundled|torchvision|URL|PATH")
-    weights_sha256: str | None = _opt(None, "expected SHA-256 of downloaded or local weights", metavar="HEX")
-    max_pixels: int = _opt(MAX_PIXELS, "refuse input images that declare more pixels than this (decompression "
+    weights_sha256: str | None = option(None, "expected SHA-256 of downloaded or local weights", metavar="HEX")
+    seamless: bool = option(False, "an output that tiles without a seam: the image is a torus (the network's padding, "
+                            "the pooling, --tv-weight, the pyramid's resampling and tiles wrap around)", boolean)
+    alpha: str = option("keep", "an input's transparency: keep (the output has the photo's alpha in PNG and WebP, and "
+                        "transparent pixels count in no Gram matrix) or flatten (composited over white)",
+                        choices=ALPHAS)
+    texture: bool = option(False, "no photo: grow a texture from the paintings (the 2015 texture paper); the canvas is "
+                           "the first painting at --size, opaque", boolean, command="stylegram texture")
+    max_pixels: int = option(MAX_PIXELS, "refuse input images that declare more pixels than this (decompression "
                            "bombs)", integer)
 
     def __post_init__(self) -> None:
@@ -136,7 +148,7 @@ class Options:
                 raise StylegramError(f"{flag(name)} must be a positive integer, got {v!r}")
         if self.size < MIN_SIZE:
             raise StylegramError(f"--size must be at least {MIN_SIZE} pixels, got {self.size}")
-        self._validate_scales()
+        _check_scales(self)
         if not _finite(self.tol) or not 0 <= self.tol < 1:
             raise StylegramError(f"--tol must be a number in [0, 1), got {self.tol!r}")
         for name in ("style_scale", "lr"):
@@ -149,65 +161,8 @@ class Options:
                 raise StylegramError(f"{flag(name)} must be a finite number >= 0, got {v!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise StylegramError(f"--seed must be a non-negative integer, got {self.seed!r}")
-        self._validate_names()
-        self._validate_rest()
-
-    def _validate_names(self) -> None:
-        for name, choices in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS),
-                              ("normalization", NORMALIZATIONS), ("device", DEVICES), ("precision", PRECISIONS)):
-            if getattr(self, name) not in choices:
-                got = getattr(self, name)
-                raise StylegramError(f"{flag(name)} must be one of {', '.join(choices)}, got {got!r}")
-        if not self.content_layers:
-            raise StylegramError("--content-layers needs at least one layer")
-        if not self.style_layers:
-            raise StylegramError("--style-layers needs at least one layer")
-        for name in ("content_layers", "style_layers"):
-            try:
-                check_layers(getattr(self, name))
-            except StylegramError as e:
-                raise StylegramError(f"{flag(name)}: {e}") from None
-        if len(set(self.style_layers)) != len(self.style_layers):
-            raise StylegramError("--style-layers lists a layer twice")
-        if self.style_layer_weights is not None:
-            w = self.style_layer_weights
-            if len(w) != len(self.style_layers):
-                raise StylegramError(f"--style-layer-weights has {len(w)} values for {len(self.style_layers)} layers")
-            if any(not _finite(x) or x < 0 for x in w) or sum(w) <= 0:
-                raise StylegramError("--style-layer-weights must be finite, >= 0 and not all zero")
-
-    def _validate_rest(self) -> None:
-        if self.preserve_color not in PRESERVE_COLOR:
-            raise StylegramError(f"--preserve-color must be one of {', '.join(PRESERVE_COLOR)}, got "
-                                 f"{self.preserve_color!r}")
-        if self.style_blend is not None and (
-            any(not _finite(x) or x < 0 for x in self.style_blend) or sum(self.style_blend) <= 0
-        ):
-            raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
-        if not isinstance(self.init, str) or not self.init:
-            raise StylegramError("--init must be palette, content, noise, style, adain or an image path")
-        if not _finite(self.strength) or not 0 <= self.strength <= 1:
-            raise StylegramError(f"--strength must be a number in [0, 1], got {self.strength!r}")
-        if self.init == "adain" and self.weights != "bundled":
-            raise StylegramError(f"--init adain needs --weights bundled: AdaIN's decoder fits only the normalised "
-                                 f"VGG-19 it was trained with, not {self.weights}")
-        if self.tile is not None and (not _integer(self.tile) or self.tile < 0 or 0 < self.tile < 2 * MIN_SIZE):
-            raise StylegramError(f"--tile must be 0 (never) or at least {2 * MIN_SIZE} pixels, got {self.tile!r}")
-        if self.max_memory is not None and (not _integer(self.max_memory) or self.max_memory <= 0):
-            raise StylegramError(f"--max-memory must be a positive number of bytes, got {self.max_memory!r}")
-        if not self.content_weight and not self.style_weight:
-            raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
-
-    def _validate_scales(self) -> None:
-        v = self.scales
-        if isinstance(v, tuple):
-            if not v or not all(_integer(s) and s >= MIN_SIZE for s in v):
-                raise StylegramError(f"--scales sizes must be integers >= {MIN_SIZE}, got {v!r}")
-            if list(v) != sorted(set(v)) or v[-1] != self.size:
-                raise StylegramError(f"--scales sizes must increase and end at --size {self.size}, got "
-                                     f"{','.join(map(str, v))}")
-        elif not _integer(v) or v <= 0:
-            raise StylegramError(f"--scales must be a positive integer or a list of sizes, got {v!r}")
+        _check_names(self)
+        _check_rest(self)
 
     def scale_sizes(self) -> list[int]:
         """Long sides of the scales, coarse to fine, ending at size. N scales: each half the next (>= 16 px)."""
@@ -223,6 +178,13 @@ class Options:
         average pooling."""
         return cls(init="noise", scales=1, tol=0.0, precision="fp32", iterations=500, normalization="mean",
                    style_weight=40.0, pooling="avg").replace(**changes)
+
+    @classmethod
+    def texture_defaults(cls, **changes: Any) -> Options:
+        """Texture synthesis: no photo, so no content term and white noise, as the texture paper; one scale (at a
+        coarse 64 px conv5_1 sees the whole canvas and its Gram matrix redraws the source's layout, docs/texture.md);
+        eq. 4 as normalised ("balanced" measures each layer against a photo)."""
+        return cls(texture=True, content_weight=0.0, init="noise", scales=1, normalization="mean").replace(**changes)
 
     def blend_weights(self, n_styles: int) -> list[float]:
         """The weights of `n_styles` style images, normalised to sum 1 (default: equal)."""
@@ -249,18 +211,85 @@ class Options:
         return dataclasses.asdict(self)
 
 
+def _check_names(self: Options) -> None:
+    for name, choices in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("alpha", ALPHAS),
+                          ("normalization", NORMALIZATIONS), ("device", DEVICES), ("precision", PRECISIONS)):
+        if getattr(self, name) not in choices:
+            got = getattr(self, name)
+            raise StylegramError(f"{flag(name)} must be one of {', '.join(choices)}, got {got!r}")
+    if not self.content_layers:
+        raise StylegramError("--content-layers needs at least one layer")
+    if not self.style_layers:
+        raise StylegramError("--style-layers needs at least one layer")
+    for name in ("content_layers", "style_layers"):
+        try:
+            check_layers(getattr(self, name))
+        except StylegramError as e:
+            raise StylegramError(f"{flag(name)}: {e}") from None
+    if len(set(self.style_layers)) != len(self.style_layers):
+        raise StylegramError("--style-layers lists a layer twice")
+    if self.style_layer_weights is not None:
+        w = self.style_layer_weights
+        if len(w) != len(self.style_layers):
+            raise StylegramError(f"--style-layer-weights has {len(w)} values for {len(self.style_layers)} layers")
+        if any(not _finite(x) or x < 0 for x in w) or sum(w) <= 0:
+            raise StylegramError("--style-layer-weights must be finite, >= 0 and not all zero")
+
+def _check_rest(self: Options) -> None:
+    if self.preserve_color not in PRESERVE_COLOR:
+        raise StylegramError(f"--preserve-color must be one of {', '.join(PRESERVE_COLOR)}, got "
+                             f"{self.preserve_color!r}")
+    if self.style_blend is not None and (
+        any(not _finite(x) or x < 0 for x in self.style_blend) or sum(self.style_blend) <= 0
+    ):
+        raise StylegramError("--style-blend weights must be finite, >= 0 and not all zero")
+    if not isinstance(self.init, str) or not self.init:
+        raise StylegramError("--init must be palette, content, noise, style, adain or an image path")
+    if not _finite(self.strength) or not 0 <= self.strength <= 1:
+        raise StylegramError(f"--strength must be a number in [0, 1], got {self.strength!r}")
+    if self.init == "adain" and self.weights != "bundled":
+        raise StylegramError(f"--init adain needs --weights bundled: AdaIN's decoder fits only the normalised "
+                             f"VGG-19 it was trained with, not {self.weights}")
+    if self.tile is not None and (not _integer(self.tile) or self.tile < 0 or 0 < self.tile < 2 * MIN_SIZE):
+        raise StylegramError(f"--tile must be 0 (never) or at least {2 * MIN_SIZE} pixels, got {self.tile!r}")
+    if self.max_memory is not None and (not _integer(self.max_memory) or self.max_memory <= 0):
+        raise StylegramError(f"--max-memory must be a positive number of bytes, got {self.max_memory!r}")
+    for name in ("seamless", "texture"):
+        if not isinstance(getattr(self, name), bool):
+            raise StylegramError(f"{flag(name)} must be yes or no, got {getattr(self, name)!r}")
+    if self.texture and self.init in PHOTO_INITS:
+        raise StylegramError(f"--init {self.init} starts from a photo, and a texture has none: use noise, style "
+                             "or an image file")
+    if self.texture and self.normalization == "balanced":
+        raise StylegramError("--normalization balanced measures each layer against the photo, and a texture has "
+                             "none: use mean or paper")
+    if not self.content_weight and not self.style_weight:
+        raise StylegramError("--content-weight and --style-weight are both 0: nothing to optimise")
+
+def _check_scales(self: Options) -> None:
+    v = self.scales
+    if isinstance(v, tuple):
+        if not v or not all(_integer(s) and s >= MIN_SIZE for s in v):
+            raise StylegramError(f"--scales sizes must be integers >= {MIN_SIZE}, got {v!r}")
+        if list(v) != sorted(set(v)) or v[-1] != self.size:
+            raise StylegramError(f"--scales sizes must increase and end at --size {self.size}, got "
+                                 f"{','.join(map(str, v))}")
+    elif not _integer(v) or v <= 0:
+        raise StylegramError(f"--scales must be a positive integer or a list of sizes, got {v!r}")
+
+
 @dataclass
 class Outputs:
     """What a run writes besides the image, and how often: progress lines, snapshots, report, checkpoints."""
 
-    print_every: int = _opt(0, "print losses every N iterations", integer, metavar="N")
-    save_every: int = _opt(0, "save the image every N iterations next to OUT (OUT_stem.iterNNNN.ext)", integer,
+    print_every: int = option(0, "print losses every N iterations", integer, metavar="N")
+    save_every: int = option(0, "save the image every N iterations next to OUT (OUT_stem.iterNNNN.ext)", integer,
                            metavar="N")
-    report: str | None = _opt(None, "write options, loss trace, final losses, timings", metavar="FILE.json")
-    checkpoint: str | None = _opt(None, "save a checkpoint here every --checkpoint-every iterations and on "
+    report: str | None = option(None, "write options, loss trace, final losses, timings", metavar="FILE.json")
+    checkpoint: str | None = option(None, "save a checkpoint here every --checkpoint-every iterations and on "
                                   "interruption (default on interruption: OUT_stem.ckpt); continue with --resume PATH",
                                   metavar="PATH")
-    checkpoint_every: int | None = _opt(None, "iterations between checkpoints (default: 0, only on interruption; "
+    checkpoint_every: int | None = option(None, "iterations between checkpoints (default: 0, only on interruption; "
                                         f"{CHECKPOINT_EVERY} with --checkpoint)", integer, metavar="N")
 
     def __post_init__(self) -> None:
@@ -280,42 +309,6 @@ def _integer(v: Any) -> bool:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def flag(name: str) -> str:
-    """The command-line flag of a field: --content-weight for content_weight."""
-    return "--" + name.replace("_", "-")
-
-
-def default_text(f: dataclasses.Field, base: Any = None) -> str:
-    """A field's default (or `base`'s value) as help and forms show it ("" for None: its help says what None
-    means)."""
-    if base is not None:
-        default = getattr(base, f.name)
-    else:
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    if default is None:
-        return ""
-    return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
-
-
-class OptionErrors(StylegramError):
-    """Bad settings, every one found: `fields` maps each field's name to its message (the first is the text)."""
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__(next(iter(fields.values())))
-        self.fields = fields
-
-
-def field_name(key: str) -> str:
-    """A field's name however it is written: style_weight, style-weight or --style-weight."""
-    return key.strip().lstrip("-").replace("-", "_")
-
-
-def named_field(message: str) -> str:
-    """The field a message is about, from the flag it names first ("" if none)."""
-    m = re.search(r"--([a-z][a-z0-9-]*)", message)
-    return field_name(m.group(1)) if m else ""
 
 
 T = TypeVar("T", "Options", "Outputs")

@@ -19,8 +19,9 @@ import torch
 from .choices import MIN_SIZE, channels, downsampling
 from .errors import StylegramError
 from .hardware import check_fits, estimate_bytes, free_bytes
-from .losses import Criterion, Losses, Piece, Stats, add, detached, layers_of, score, statistics
+from .losses import Criterion, Losses, layers_of, score, statistics
 from .optimize import LBFGS_FIRST_STEP, Progress, Step, optimise
+from .pieces import Piece, Stats, add, detached
 
 ALIGN = 16  # conv5_1 is 1/16 of the image: tiles start on multiples of 16 so their responses align with the whole's
 MARGIN = 64  # > conv4_2's receptive half-width (42 px), a multiple of ALIGN
@@ -33,8 +34,9 @@ PLAN_SHARE = 0.9  # of --max-memory that the estimate may fill: 4096 px planned 
 Forward = Callable[[torch.Tensor, Sequence[str]], "dict[str, torch.Tensor]"]
 
 
-def grid(h: int, w: int, core: int, offset: tuple[int, int] = (0, 0)) -> list[Piece]:
-    """Tiles of `core` px (a multiple of ALIGN) covering h x w, the grid shifted by offset (multiples of ALIGN)."""
+def grid(h: int, w: int, core: int, offset: tuple[int, int] = (0, 0), wrap: bool = False) -> list[Piece]:
+    """Tiles of `core` px (a multiple of ALIGN) covering h x w, the grid shifted by offset (multiples of ALIGN). On a
+    torus (`wrap`) a window at an edge goes on at the opposite one (its margin cut so it never meets itself)."""
     def cuts(n: int, off: int) -> list[int]:
         inner = list(range(off % core or core, n, core)) if n > core else []
         return [0, *[c for c in inner if 0 < c < n], n]
@@ -43,23 +45,28 @@ def grid(h: int, w: int, core: int, offset: tuple[int, int] = (0, 0)) -> list[Pi
     ys, xs = cuts(h, offset[0]), cuts(w, offset[1])
     for y0, y1 in zip(ys, ys[1:], strict=False):
         for x0, x1 in zip(xs, xs[1:], strict=False):
+            if wrap:
+                my, mx = min(MARGIN, (h - y1 + y0) // 2), min(MARGIN, (w - x1 + x0) // 2)
+                tiles.append(Piece(y0, y1, x0, x1, y0 - my, y1 + my, x0 - mx, x1 + mx, h, w, True))
+                continue
             tiles.append(Piece(y0, y1, x0, x1, max(0, y0 - MARGIN), min(h, y1 + MARGIN), max(0, x0 - MARGIN),
                                min(w, x1 + MARGIN), h, w))
     return tiles
 
 
-def pieces(h: int, w: int, core: int | None) -> list[Piece]:
+def pieces(h: int, w: int, core: int | None, wrap: bool = False) -> list[Piece]:
     """The whole image as one piece, or its tiles."""
-    return [Piece.of_size(h, w)] if core is None else grid(h, w, core)
+    return [Piece.of_size(h, w, wrap)] if core is None else grid(h, w, core, wrap=wrap)
 
 
-def pass_grids(h: int, w: int, core: int, passes: int, seed: int, scale: int) -> list[list[Piece]]:
+def pass_grids(h: int, w: int, core: int, passes: int, seed: int, scale: int, wrap: bool = False
+               ) -> list[list[Piece]]:
     """The tiles of each pass: the grid shifted by a random offset (seeded, so a resume sees the same)."""
     out = []
     for k in range(passes):
         gen = torch.Generator().manual_seed(seed * 1000 + scale * 100 + k)
         dy, dx = (int(v) * ALIGN for v in torch.randint(0, max(1, core // ALIGN), (2,), generator=gen))
-        out.append(grid(h, w, core, (dy, dx)))
+        out.append(grid(h, w, core, (dy, dx), wrap))
     return out
 
 
@@ -73,10 +80,10 @@ def feather(t: Piece, band: int = BAND) -> torch.Tensor:
     return ramp(t.y0, t.y1, t.wy0, t.wy1)[:, None] * ramp(t.x0, t.x1, t.wx0, t.wx1)[None, :]
 
 
-def responses(forward: Forward, image: torch.Tensor, layers: Sequence[str], core: int | None
+def responses(forward: Forward, image: torch.Tensor, layers: Sequence[str], core: int | None, wrap: bool = False
               ) -> Iterator[tuple[Piece, dict[str, torch.Tensor]]]:
     """Each piece of `image` and its window's responses at `layers` (forward passes only)."""
-    for piece in pieces(*image.shape[-2:], core):
+    for piece in pieces(*image.shape[-2:], core, wrap):
         with torch.no_grad():
             yield piece, forward(piece.window(image), layers)
 
@@ -94,10 +101,11 @@ def assemble(parts: dict[str, torch.Tensor], piece: Piece, feats: dict[str, torc
         parts[n][..., piece.y0 // k:piece.y0 // k + c.shape[2], piece.x0 // k:piece.x0 // k + c.shape[3]] = c
 
 
-def measure(forward: Forward, criterion: Criterion, x: torch.Tensor, core: int | None) -> list[Stats]:
+def measure(forward: Forward, criterion: Criterion, x: torch.Tensor, core: int | None, wrap: bool = False
+            ) -> list[Stats]:
     """The criterion's statistics of the whole image x, piece by piece (forward passes only)."""
     total: list[Stats] | None = None
-    for piece, feats in responses(forward, x, layers_of(criterion), core):
+    for piece, feats in responses(forward, x, layers_of(criterion), core, wrap):
         s = [detached(t) for t in statistics(criterion, feats, piece.window(x), piece)]
         total = s if total is None else [add(a, b) for a, b in zip(total, s, strict=True)]
     return total or []
@@ -108,18 +116,18 @@ class Tiled:
     device and precision), `criterion` the scale's, `core` the tile side."""
 
     def __init__(self, forward: Forward, criterion: Criterion, core: int, passes: int, iterations: int, seed: int,
-                 scale: int, optimizer: str = "lbfgs", lr: float = 0.02) -> None:
+                 scale: int, optimizer: str = "lbfgs", lr: float = 0.02, wrap: bool = False) -> None:
         self.forward, self.criterion, self.core = forward, criterion, core
         self.passes, self.iterations, self.seed, self.scale = passes, iterations, seed, scale
-        self.optimizer, self.lr = optimizer, lr
+        self.optimizer, self.lr, self.wrap = optimizer, lr, wrap
 
     def grids(self, h: int, w: int) -> list[list[Piece]]:
-        return pass_grids(h, w, self.core, self.passes, self.seed, self.scale)
+        return pass_grids(h, w, self.core, self.passes, self.seed, self.scale, self.wrap)
 
     def losses(self, x: torch.Tensor) -> Losses:
         """The criterion of the whole image, tile by tile."""
         with torch.no_grad():
-            return score(self.criterion, measure(self.forward, self.criterion, x, self.core), x.device)[1]
+            return score(self.criterion, measure(self.forward, self.criterion, x, self.core, self.wrap), x.device)[1]
 
     def run(self, st: Progress) -> Iterator[Step]:
         """Optimise st.x tile by tile for the passes; yield the whole image's losses after each visit. st.iteration
@@ -133,7 +141,7 @@ class Tiled:
             if st.iteration >= done + len(tiles):
                 done += len(tiles)
                 continue
-            totals = measure(self.forward, self.criterion, x, self.core)
+            totals = measure(self.forward, self.criterion, x, self.core, self.wrap)
             for i, tile in enumerate(tiles):
                 if done + i < st.iteration:  # visited before a resume
                     continue
@@ -181,7 +189,7 @@ class Tiled:
         if best_seen is None or seen[-1][0].total < best_seen[0].total:
             best, best_seen = last, seen[-1]
         with torch.no_grad():
-            tile.window(x).mul_(1 - weight).add_(best.clamp(0, 1) * weight)
+            tile.blend_into(x, best.clamp(0, 1), weight)
         return [add(r, p) for r, p in zip(rest, best_seen[1], strict=True)]
 
 

@@ -8,6 +8,7 @@ Nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from .adain import AdaIN, adain_core
 from .color import ColorControl
 from .errors import StylegramError
 from .hardware import autocast, needs_checkpointing, resolve_device, resolve_precision
-from .images import ImageLike, load_image, resize_dims, to_image, to_tensor
+from .images import ImageLike, load_image, periodic, resize_dims, to_image, to_tensor, with_alpha
 from .inputs import Inputs
 from .losses import (
     ContentTerm,
@@ -30,17 +31,18 @@ from .losses import (
     StyleTerm,
     TVTerm,
     active,
-    add,
-    detached,
     evaluate,
     layers_of,
+    masked_per_position,
     per_position,
     score,
     statistics,
+    style_term,
 )
 from .network import VGG19, load_vgg19
 from .optimize import LBFGS_FIRST_STEP, Progress, Step, optimise
 from .options import Options
+from .pieces import add, detached
 from .tiles import BAND, MARGIN, Tiled, assemble, measure, pass_grids, plan_core, responses
 
 NOISE_STD = 0.01  # faint white noise around mid-grey; strong noise stalls L-BFGS in high-frequency curvature
@@ -117,7 +119,7 @@ class StyleTransfer:
     with `mask`, each paints its own region (see losses.GuidedStyleTerm).
     """
 
-    def __init__(self, content: ImageLike, style: ImageLike | Sequence[ImageLike],
+    def __init__(self, content: ImageLike | None, style: ImageLike | Sequence[ImageLike],
                  options: Options | None = None, terms: Criterion | tuple = ()) -> None:
         """`terms` are (term, weight) pairs added to the criterion at the final scale (e.g. video's temporal)."""
         self.options = opts = options or Options()
@@ -138,10 +140,13 @@ class StyleTransfer:
         """Long sides of the scales, coarse to fine, ending at options.size."""
         return self.options.scale_sizes()
 
-    def features(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-        """The network's responses, in the run's precision (recomputed in backward for large images)."""
+    def features(self, x: torch.Tensor, layers: Sequence[str], wrap: bool | None = None) -> dict[str, torch.Tensor]:
+        """The network's responses, in the run's precision (recomputed in backward for large images); on a torus
+        with --seamless unless `wrap` says otherwise (a painting is not one)."""
+        wrap = self.options.seamless if wrap is None else wrap
         with autocast(self.precision, self.device):
-            return self.net(x.to(self.device), layers, checkpoint=needs_checkpointing(x.shape[-1] * x.shape[-2]))
+            return self.net(x.to(self.device), layers, checkpoint=needs_checkpointing(x.shape[-1] * x.shape[-2]),
+                            wrap=wrap)
 
     @torch.no_grad()
     def prepare(self, size: int) -> Scale:
@@ -152,9 +157,13 @@ class StyleTransfer:
         opts, core = self.options, self.plan[size]
         content_image, style_images = self.inputs.at(size, opts.style_scale)
         p_rgb = to_tensor(content_image).to(self.device)
+        if opts.seamless:
+            p_rgb = periodic(p_rgb)  # a photo whose edges meet: the content term asks for no seam
         p = self.color.photo(p_rgb)
-        regions = [self._gram_targets(self.color.painting(to_tensor(img).to(self.device), p_rgb), core)
-                   for img in style_images]
+        alphas = [self.inputs.alpha_at(img.size, self.device, a) if a is not None else None
+                  for img, a in zip(style_images, self.inputs.style_alphas, strict=True)]
+        regions = [self._gram_targets(self.color.painting(to_tensor(img).to(self.device), p_rgb), core, alpha)
+                   for img, alpha in zip(style_images, alphas, strict=True)]
         # Blending the Gram matrices: sum_k w_k ||G - A_k||^2 = ||G - sum_k w_k A_k||^2 + const when the
         # weights sum to 1, so one blended target has the same gradient as blended losses, at 1/K the cost.
         A = {n: sum(w * t[n] for w, t in zip(self.blend, regions, strict=True)) for n in opts.style_layers}
@@ -164,7 +173,8 @@ class StyleTransfer:
             # each layer's E_l in units of the photo's own distance from the painting at that layer
             distance = style.layer_losses(photo)
             style = style.with_weights({n: w / max(distance[n], 1e-12) for n, w in style.layer_weights.items()})
-        criterion: list = [(ContentTerm(P, opts.normalization), opts.content_weight), (style, opts.style_weight)]
+        alpha = 0.0 if opts.texture else opts.content_weight  # a texture has no photo to keep
+        criterion: list = [(ContentTerm(P, opts.normalization), alpha), (style, opts.style_weight)]
         if opts.tv_weight:
             criterion.append((TVTerm(), opts.tv_weight))
         if size == opts.size:
@@ -174,14 +184,18 @@ class StyleTransfer:
             self.device), tuple(criterion), core)
         return self.scale
 
-    def _gram_targets(self, a: torch.Tensor, core: int | None) -> dict[str, torch.Tensor]:
-        """A painting's Gram matrices per position at the style layers, whole or added up tile by tile."""
+    def _gram_targets(self, a: torch.Tensor, core: int | None, alpha: torch.Tensor | None = None
+                      ) -> dict[str, torch.Tensor]:
+        """A painting's Gram matrices per position at the style layers, whole or added up tile by tile; with its
+        `alpha`, of its opaque pixels only (weighted as a --mask region)."""
         layers = self.options.style_layers
+        term = StyleTerm({}, dict.fromkeys(layers, 1.0)) if alpha is None else \
+            GuidedStyleTerm([{}], dict.fromkeys(layers, 1.0), [alpha])
         total = None
-        for piece, feats in responses(self.features, a, layers, core):
-            s = statistics([(StyleTerm({}, dict.fromkeys(layers, 1.0)), 1.0)], feats, piece.window(a), piece)[0]
+        for piece, feats in responses(functools.partial(self.features, wrap=False), a, layers, core):
+            s = statistics([(term, 1.0)], feats, piece.window(a), piece)[0]
             total = s if total is None else add(total, s)
-        return per_position(total)
+        return per_position(total) if alpha is None else masked_per_position(total)
 
     def _photo_statistics(self, p: torch.Tensor, style: StyleTerm, core: int | None) -> tuple[dict, dict]:
         """One pass of the photo: its responses P at the content layers (kept whole, so that a tile cuts its target)
@@ -191,7 +205,7 @@ class StyleTransfer:
         layers = tuple(dict.fromkeys(opts.content_layers + (opts.style_layers if balanced else ())))
         P: dict[str, torch.Tensor] = {}
         total = None
-        for piece, feats in responses(self.features, p, layers, core):
+        for piece, feats in responses(self.features, p, layers, core, opts.seamless):
             assemble(P, piece, {n: feats[n] for n in opts.content_layers}, *p.shape[-2:])
             if balanced:
                 s = detached(statistics([(style, 1.0)], feats, piece.window(p), piece)[0])
@@ -199,14 +213,13 @@ class StyleTransfer:
         return P, total or {}
 
     def _style_term(self, A: dict, regions: list[dict], content_image: Image.Image) -> StyleTerm:
-        m = self.inputs.mask_at(content_image.size, self.device)
-        if m is None:
-            return StyleTerm(A, self.options.layer_weights())
-        return GuidedStyleTerm(regions, self.options.layer_weights(), [m, 1 - m][: len(regions)])
+        size = content_image.size
+        return style_term(A, regions, self.options.layer_weights(), self.inputs.mask_at(size, self.device),
+                          self.inputs.alpha_at(size, self.device))
 
     def render(self, x: torch.Tensor) -> Image.Image:
-        """x as the picture the user gets (colour control's step after the transfer)."""
-        return to_image(self.color.picture(x, self.scale.p_rgb))
+        """x as the picture the user gets (colour control's step after the transfer), with the photo's alpha."""
+        return with_alpha(to_image(self.color.picture(x, self.scale.p_rgb)), self.inputs.alpha)
 
     def initial_image(self, scale: Scale | None = None) -> torch.Tensor:
         opts, sc = self.options, scale or self.scale
@@ -235,20 +248,20 @@ class StyleTransfer:
         """
         terms = active(list(self.scale.criterion), full)
         layers = layers_of(terms)
-        return evaluate(terms, self.features(x, layers) if layers else {}, x)
+        return evaluate(terms, self.features(x, layers) if layers else {}, x, self.options.seamless)
 
     @torch.no_grad()
     def evaluate(self, image: ImageLike) -> Losses:
         """The losses of a finished image (e.g. as saved: clamped and quantised) at --size, tiled if that scale is."""
         sc = self.prepare(self.options.size)
-        img = load_image(image, "image", self.options.max_pixels)
+        img = load_image(image, "image", self.options.max_pixels, alpha=True).convert("RGB")  # the colour as saved
         if img.size != sc.content_image.size:
             img = img.resize(sc.content_image.size, Image.Resampling.LANCZOS)
         x = self.color.photo(to_tensor(img).to(self.device))
         if sc.core is None:
             return self.losses(x, full=True)[1]
         terms = active(list(sc.criterion), True)
-        return score(terms, measure(self.features, terms, x, sc.core), x.device)[1]
+        return score(terms, measure(self.features, terms, x, sc.core, self.options.seamless), x.device)[1]
 
     def iterate(self, resume: Progress | None = None) -> Iterator[Iterate]:
         """Optimise x scale by scale (at most options.iterations each, fewer by --tol; tile visits on a tiled
@@ -266,7 +279,7 @@ class StyleTransfer:
             if st.x is None:
                 st.x = self.initial_image(sc)
             elif st.x.shape[-2:] != sc.p.shape[-2:]:
-                st.x = upsample(st.x, sc.p)
+                st.x = upsample(st.x, sc.p, self.options.seamless)
             with contextlib.closing(self._steps(sc, st)) as steps:
                 for step in steps:
                     st.seconds = time.perf_counter() - start
@@ -283,7 +296,7 @@ class StyleTransfer:
         opts = self.options
         if sc.core is not None:
             return Tiled(self.features, active(list(sc.criterion)), sc.core, opts.tile_passes, opts.tile_iterations,
-                         opts.seed, sc.index, opts.optimizer, opts.lr).run(st)
+                         opts.seed, sc.index, opts.optimizer, opts.lr, opts.seamless).run(st)
         # an upsampled start is already close: a full first step there undid the coarse scale's work
         first = LBFGS_FIRST_STEP if sc.index == 0 else LBFGS_FIRST_STEP * LATER_SCALE_STEP
         return optimise(lambda x: self.losses(x), st, iterations=opts.iterations, tol=opts.tol,
@@ -302,12 +315,16 @@ class StyleTransfer:
         """x of a run stopped at a coarser scale, brought to --size (the size the user asked for)."""
         if tuple(x.shape[-2:]) == tuple(reversed(resize_dims(self.content_size, self.options.size))):
             return x
-        return upsample(x, self.prepare(self.options.size).p)
+        return upsample(x, self.prepare(self.options.size).p, self.options.seamless)
 
-def upsample(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+def upsample(x: torch.Tensor, p: torch.Tensor, wrap: bool = False) -> torch.Tensor:
     """The previous scale's result at the size of the photo p, with the photo's detail that the coarse scale could
     not hold added back (a Laplacian-pyramid band): a plain upsampling is blurred, which costs the fine style layers
-    so much that L-BFGS spent its first ~15 iterations at each scale undoing it."""
+    so much that L-BFGS spent its first ~15 iterations at each scale undoing it. On a torus (`wrap`) the resampling
+    sees each edge's neighbours across the wrap: both images tiled 3 x 3, resampled, the centre kept."""
+    if wrap:
+        H, W = p.shape[-2:]
+        return upsample(x.repeat(1, 1, 3, 3), p.repeat(1, 1, 3, 3))[..., H:2 * H, W:2 * W].contiguous()
     size = p.shape[-2:]
     up = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
     low = F.interpolate(F.interpolate(p, size=x.shape[-2:], mode="area"), size=size, mode="bicubic",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from ..options import Options, Outputs, build, default_text, flag
+from ..parsers import boolean
 
 PROG = "stylegram"
 T = TypeVar("T", Options, Outputs)
@@ -38,12 +39,14 @@ def add_flags(parser: argparse.ArgumentParser, cls: type[T], skip: Sequence[str]
     """One flag per field of `cls`, its default shown as `base` has it (a subcommand's own defaults). Flags not
     given stay out of the namespace, so the base's value is kept."""
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or "command" in f.metadata:  # a field a subcommand sets (--texture: `stylegram texture`)
             continue
         meta = f.metadata
         shown = f" (default: {default_text(f, base)})" if default_text(f, base) else ""
+        switch = {"nargs": "?", "const": True} if meta["parse"] is boolean else {}  # --seamless alone: yes
         parser.add_argument(flag(f.name), dest=f.name, type=_arg_type(meta["parse"]), default=argparse.SUPPRESS,
-                            choices=meta.get("choices"), metavar=meta.get("metavar"), help=f"{meta['help']}{shown}")
+                            choices=meta.get("choices"), metavar=meta.get("metavar"), help=f"{meta['help']}{shown}",
+                            **switch)
 
 
 def from_args(cls: type[T], ns: argparse.Namespace, base: T | None = None) -> T:
@@ -64,7 +67,8 @@ def options_table() -> str:
             meta = f.metadata
             arg = meta.get("metavar") or "|".join(meta["choices"])
             default = default_text(f)
-            cells = [f"`{flag(f.name)} {arg}`", f"`{default}`" if default else "", meta["help"]]
+            cells = [f"`{meta.get('command') or f'{flag(f.name)} {arg}'}`", f"`{default}`" if default else "",
+                     meta["help"]]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"
 

@@ -22,7 +22,7 @@ def main(argv: Sequence[str]) -> int:
                    help="paintings (default: the bundled procedural paintings); fig2 uses all, others the first")
     p.add_argument("--resume", action="store_true", help="skip cells already in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_flags(p, Options)
+    add_flags(p, Options, skip=("seamless", "alpha"))  # the paper's figures have neither
     ns = p.parse_args(list(argv))
     size, iterations = getattr(ns, "size", None), getattr(ns, "iterations", None)
     base = options_from_args(ns, Options.paper(scales=DEFAULTS[ns.what][2], precision="auto"))

@@ -7,18 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import StylegramError
 from ..job import Job
 from ..options import Options, Outputs
 from .flags import PROG, Parser, add_flags, from_args, options_from_args
 from .run import add_terminal_flags, finish, run_job
 
-# No photo: nothing for the content term (alpha = 0) and no photo to start from, so white noise, as the paper.
-# One scale: at a coarse scale's 64 px, conv5_1 sees the whole canvas and matching its Gram matrix redraws the
-# source's layout (docs/texture.md shows it), so the texture grows at its own size, as in the paper. Eq. 4 as
-# normalised ("mean"): "balanced" divides each layer by the photo's own E_l, and here the canvas is the painting.
-TEXTURE_OPTIONS = Options(content_weight=0.0, init="noise", scales=1, normalization="mean")
-NEED_A_PHOTO = ("content", "palette", "adain")  # starts made from the photo
+TEXTURE_OPTIONS = Options.texture_defaults()
 
 
 def build_parser() -> Parser:
@@ -33,10 +27,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str]) -> int:
     ns = build_parser().parse_args(list(argv))
-    options = options_from_args(ns, TEXTURE_OPTIONS)
-    if options.init in NEED_A_PHOTO:
-        raise StylegramError(f"texture: --init {options.init} starts from a photo, and a texture has none: use "
-                             "noise, style or an image file")
-    # The canvas is the first painting at --size (its aspect); with alpha = 0 only its size counts.
-    job = Job(ns.paintings[0], list(ns.paintings), ns.output, options, from_args(Outputs, ns))
+    options = options_from_args(ns, TEXTURE_OPTIONS)  # --init content|palette|adain refused there, in one line
+    # no photo: the canvas is the first painting at --size (its aspect)
+    job = Job(None, list(ns.paintings), ns.output, options, from_args(Outputs, ns))
     return finish(run_job(job, ns.quiet))

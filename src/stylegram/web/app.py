@@ -30,6 +30,7 @@ from ..choices import INITS
 from ..errors import StylegramError
 from ..images import load_image, save_image
 from ..options import OptionErrors, Options, default_text, flag, named_field, parse_fields
+from ..parsers import boolean
 from ..samples import procedural_painting, sample_photo
 from ..transfer import plan_scales
 from .access import Access, middleware, person_of
@@ -42,7 +43,9 @@ MAX_REQUEST_BYTES = (MAX_STYLES + 2) * MAX_UPLOAD_BYTES
 MAX_PIXELS_WEB = 50_000_000  # below the CLI's default: a page is open to anyone who can reach the port
 # Settings that name server paths or are the server's to choose are not offered on the page.
 HIDDEN = ("mask", "weights", "weights_sha256", "max_pixels")
-MAIN = ("size", "style_weight", "content_weight", "style_scale", "preserve_color", "init", "iterations")
+MAIN = ("size", "style_weight", "content_weight", "style_scale", "preserve_color", "init", "iterations", "seamless",
+        "alpha", "texture")
+TEXTURE = Options.texture_defaults()
 NOT_OPTIONS = ("demo", "reuse", "submission")
 CHOICES = {"init": INITS}  # the page takes no --init PATH (a path on the server)  # form fields that choose the inputs
 FILES = re.compile(r"^(result\.png|report\.json|content\.png|style-[1-9]\.png|mask\.png)$")
@@ -64,9 +67,10 @@ def option_fields() -> list[dict[str, Any]]:
         if f.name in HIDDEN:
             continue
         meta = f.metadata
-        choices = CHOICES.get(f.name) or meta.get("choices")
-        out.append({"name": f.name, "flag": flag(f.name), "default": default_text(f),
-                    "choices": list(choices) if choices else None, "help": meta["help"], "main": f.name in MAIN})
+        choices = CHOICES.get(f.name) or meta.get("choices") or (("no", "yes") if meta["parse"] is boolean else None)
+        out.append({"name": f.name, "flag": meta.get("command") or flag(f.name), "default": default_text(f),
+                    "choices": list(choices) if choices else None, "help": meta["help"], "main": f.name in MAIN,
+                    "texture": default_text(f, TEXTURE)})  # what the form shows once texture is chosen
     return out
 
 
@@ -90,7 +94,7 @@ async def _image(upload: Any, what: str) -> Image.Image:
         tmp.write(data)
         tmp.flush()
         try:
-            return await asyncio.to_thread(load_image, tmp.name, what, MAX_PIXELS_WEB)
+            return await asyncio.to_thread(load_image, tmp.name, what, MAX_PIXELS_WEB, True)  # alpha kept
         except StylegramError as e:
             raise BadInput(400, str(e).replace(tmp.name, upload.filename or "the upload")) from None
 
@@ -103,15 +107,19 @@ async def _inputs(form: Any, queue: JobQueue, access: Access, person: str) -> tu
         if earlier is None or not access.may_see(earlier.owner, person):
             raise BadInput(404, "no such job")
         def load() -> tuple:
-            styles = [load_image(p) for p in earlier.input_paths()[1]]
+            styles = [load_image(p, alpha=True) for p in earlier.input_paths()[1]]
             mask = load_image(earlier.dir / "mask.png") if earlier.mask else None
-            return load_image(earlier.dir / "content.png"), styles, mask, dict(earlier.names)
+            return load_image(earlier.dir / "content.png", alpha=True), styles, mask, dict(earlier.names)
         return await asyncio.to_thread(load)
     if form.get("demo"):  # made in a thread: the event loop keeps answering the others meanwhile
         photo, painting = await asyncio.to_thread(demo_pair)
         return photo, [painting], None, {"content": "astronaut (bundled)",
                                                                  "style": ["procedural painting (bundled)"]}
     uploads = form.getlist("style")
+    texture = str(form.get("texture", "")).strip().lower() in ("yes", "on", "true", "1")
+    if texture and uploads and not isinstance(form.get("content"), UploadFile):  # no photo: the first painting is
+        styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads[:MAX_STYLES])]  # the canvas
+        return styles[0], styles, None, {"content": "(texture: no photo)", "style": [u.filename for u in uploads]}
     if not uploads or not isinstance(form.get("content"), UploadFile):
         missing = ({} if isinstance(form.get("content"), UploadFile) else {"content": "choose a photo"}) | \
             ({} if uploads else {"style": "choose at least one painting"})

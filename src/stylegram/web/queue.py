@@ -245,7 +245,8 @@ class JobQueue:
         options = job.options.replace(mask=mask) if mask else job.options
         last = [0.0]
         images, job.images = job.images, None  # the uploads as decoded at submission: not decoded again
-        previewed = quick_picture(job, images[0] if images else content, images[1] if images else styles, options)
+        previewed = not options.texture and \
+            quick_picture(job, images[0] if images else content, images[1] if images else styles, options)
 
         def on_iterate(it: Iterate) -> bool:
             elapsed = time.perf_counter() - t0

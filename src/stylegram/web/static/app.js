@@ -33,6 +33,13 @@ async function buildForm() {
     div.append(label, input, err, help);
     (f.main ? $("main-options") : $("more-options")).appendChild(div);
   }
+  // a texture has no photo: the fields take the texture command's settings (white noise, one scale, ...)
+  const texture = $("opt-texture");
+  if (texture) texture.addEventListener("change", () => {
+    const on = texture.value === "yes";
+    for (const f of fields) if (f.name !== "texture" && f.texture !== f.default) $("opt-" + f.name).value = on ? f.texture : f.default;
+    $("content-drop").classList.toggle("unused", on);
+  });
 }
 
 function setOptions(options) {
