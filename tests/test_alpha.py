@@ -165,5 +165,5 @@ def test_the_web_page_keeps_alpha_and_grows_a_texture_with_no_photo(tmp_path) ->
         assert job["state"] == "done", job
         texture = Image.open(io.BytesIO(client.get(f"/api/jobs/{job['id']}/files/result.png").content))
         assert texture.mode == "RGB" and texture.size == (32, 24)
-        r = submit(client, {"texture": "yes"}, None, [png(make_painting())])  # init palette needs a photo
+        r = submit(client, {"texture": "yes"}, None, [png(make_painting())])  # balanced needs a photo
         assert r.status_code == 422 and "a texture has none" in r.json()["fields"]["texture"], r.text

@@ -15,9 +15,9 @@ import torch
 from stylegram import Options, StyleTransfer
 from stylegram.cli import build_parser
 from stylegram.cli.batch import build_parser as batch_parser
-from stylegram.cli.video import build_parser as video_parser
 from stylegram.cli.flags import TABLE_END, TABLE_START, options_table
 from stylegram.cli.serve import serve_parser
+from stylegram.cli.video import build_parser as video_parser
 from stylegram.losses import TVTerm
 
 from .conftest import ROOT, make_painting, make_photo

@@ -37,6 +37,10 @@ def test_page_paints_live_and_offers_the_png(server, tmp_path: Path) -> None:  #
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(url)
         page.wait_for_selector("#opt-size")
+        page.select_option("#opt-texture", "yes")  # a texture: the fields take the texture command's defaults
+        assert (page.input_value("#opt-init"), page.input_value("#opt-normalization")) == ("noise", "mean")
+        page.select_option("#opt-texture", "no")  # and back
+        assert (page.input_value("#opt-init"), page.input_value("#opt-normalization")) == ("palette", "balanced")
         page.set_input_files("#content-input", str(photo))
         page.set_input_files("#style-input", str(painting))
         page.fill("#opt-size", size)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
@@ -73,6 +74,8 @@ def test_texture_larger_than_its_source(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("extra,words", [(["--init", "content"], "starts from a photo"),
+                                         (["--init", "adain"], "starts from a photo"),
+                                         (["--normalization", "balanced"], "a texture has none"),
                                          (["--content-weight", "1"], "unrecognized arguments")])
 def test_texture_refuses_what_needs_a_photo(tmp_path: Path, capsys, extra, words) -> None:
     make_painting(24, 24).save(tmp_path / "source.png")
@@ -81,6 +84,18 @@ def test_texture_refuses_what_needs_a_photo(tmp_path: Path, capsys, extra, words
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_the_palette_start_is_noise_in_the_paintings_colours(tmp_path: Path) -> None:
+    from stylegram import Options, StyleTransfer
+
+    make_painting(32, 32).save(tmp_path / "source.png")
+    t = StyleTransfer(None, tmp_path / "source.png", Options.texture_defaults(size=32, init="palette"))
+    x, a = t.initial_image(), t.scale.a
+    assert torch.allclose(x.mean((2, 3)), a.mean((2, 3)), atol=0.03)  # the painting's mean colour
+    assert float(x.std()) > 10 * 0.01  # not the faint noise of --init noise
+    noise = StyleTransfer(None, tmp_path / "source.png", Options.texture_defaults(size=32)).initial_image()
+    assert float((x - a).abs().mean()) > 0.1 and float(noise.std()) < 0.02  # not a copy of the painting
 
 
 def test_ctrl_c_then_resume_finishes_a_texture(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ PRESERVE_COLOR = ("none", "luminance", "histogram")
 OPTIMIZERS = ("lbfgs", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("noise", "content", "palette", "style", "adain")
-PHOTO_INITS = ("content", "palette", "adain")  # starts made from the photo: none for a texture
+PHOTO_INITS = ("content", "adain")  # starts made from the photo: none for a texture (its palette start is noise)
 ALPHAS = ("keep", "flatten")  # what becomes of an input's transparency
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

@@ -144,14 +144,19 @@ def periodic(x: torch.Tensor) -> torch.Tensor:
     return (x64 - torch.fft.ifft2(smooth_hat).real).clamp(0, 1).to(x.dtype)
 
 
-def seam_ratios(img: Image.Image) -> tuple[float, float]:
+def seam_ratios(img: Image.Image, near: int | None = None) -> tuple[float, float]:
     """The squared colour change across the wrap lines (last column to first, last row to first) over the mean
-    squared change between neighbours inside the image, left-right and top-bottom: about 1 where the image tiles
-    without a seam, well above 1 where its edges do not meet."""
+    squared change between neighbours inside the image (or, with `near`, between the 2 x near pairs of neighbours
+    nearest the wrap), left-right and top-bottom: about 1 where the image tiles without a seam, well above 1 where
+    its edges do not meet."""
     a = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
-    inside_x, inside_y = np.mean((a[:, 1:] - a[:, :-1]) ** 2), np.mean((a[1:] - a[:-1]) ** 2)
-    across_x, across_y = np.mean((a[:, 0] - a[:, -1]) ** 2), np.mean((a[0] - a[-1]) ** 2)
-    return float(across_x / max(inside_x, 1e-12)), float(across_y / max(inside_y, 1e-12))
+    ratios = []
+    for b in (a, a.transpose(1, 0, 2)):  # columns, then rows
+        inside = np.mean((b[:, 1:] - b[:, :-1]) ** 2, axis=(0, 2))
+        if near:
+            inside = np.concatenate([inside[:near], inside[-near:]])
+        ratios.append(float(np.mean((b[:, 0] - b[:, -1]) ** 2) / max(inside.mean(), 1e-12)))
+    return ratios[0], ratios[1]
 
 
 def resize_dims(size: tuple[int, int], long_side: int) -> tuple[int, int]:

@@ -33,14 +33,14 @@ class Inputs:
         """Every input decoded (bombs and non-images refused in one line) and checked against the options."""
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = tuple(opts.blend_weights(len(styles)))
-        paintings = [_read(s, f"style {k + 1}" if len(styles) > 1 else "style", opts, "learn from")
-                     for k, s in enumerate(styles)]
+        paintings = [read_input(s, f"style {k + 1}" if len(styles) > 1 else "style", opts.max_pixels,
+                                opts.alpha == "keep") for k, s in enumerate(styles)]
         if opts.texture:
             photo, alpha = paintings[0][0], None  # the canvas: the first painting's size, opaque
         elif content is None:
             raise StylegramError("content: a photo is needed (or --texture, to grow a texture with none)")
         else:
-            photo, alpha = _read(content, "content", opts, "paint")
+            photo, alpha = read_input(content, "content", opts.max_pixels, opts.alpha == "keep")
         inputs = cls(photo, tuple(p for p, _ in paintings), blend,
                      load_image(opts.mask, "mask", opts.max_pixels).convert("L") if opts.mask else None,
                      load_image(opts.init, "init", opts.max_pixels) if opts.init not in INITS else None,
@@ -80,10 +80,12 @@ class Inputs:
         return to_tensor(a.resize(size, Image.Resampling.BILINEAR))[:, :1].to(device)
 
 
-def _read(source: ImageLike, what: str, opts: Options, purpose: str) -> tuple[Image.Image, Image.Image | None]:
-    """An input as RGB and its alpha (None: opaque, or --alpha flatten); all-transparent refused."""
-    rgb, alpha = split_alpha(load_image(source, what, opts.max_pixels, alpha=opts.alpha == "keep"))
+def read_input(source: ImageLike, what: str, max_pixels: int, keep_alpha: bool = True
+               ) -> tuple[Image.Image, Image.Image | None]:
+    """A photo or painting as RGB and its alpha (None: opaque, or not kept); an all-transparent one refused."""
+    rgb, alpha = split_alpha(load_image(source, what, max_pixels, alpha=keep_alpha))
     if alpha is not None and alpha.getextrema()[1] == 0:
+        purpose = "paint" if what == "content" else "learn from"
         raise StylegramError(f"{what}: every pixel is transparent: nothing to {purpose} (or --alpha flatten)")
     return rgb, alpha
 

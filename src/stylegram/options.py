@@ -258,8 +258,8 @@ def _check_rest(self: Options) -> None:
         if not isinstance(getattr(self, name), bool):
             raise StylegramError(f"{flag(name)} must be yes or no, got {getattr(self, name)!r}")
     if self.texture and self.init in PHOTO_INITS:
-        raise StylegramError(f"--init {self.init} starts from a photo, and a texture has none: use noise, style "
-                             "or an image file")
+        raise StylegramError(f"--init {self.init} starts from a photo, and a texture has none: use noise, palette "
+                             "(noise in the painting's colours), style or an image file")
     if self.texture and self.normalization == "balanced":
         raise StylegramError("--normalization balanced measures each layer against the photo, and a texture has "
                              "none: use mean or paper")

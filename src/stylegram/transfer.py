@@ -162,8 +162,9 @@ class StyleTransfer:
         p = self.color.photo(p_rgb)
         alphas = [self.inputs.alpha_at(img.size, self.device, a) if a is not None else None
                   for img, a in zip(style_images, self.inputs.style_alphas, strict=True)]
-        regions = [self._gram_targets(self.color.painting(to_tensor(img).to(self.device), p_rgb), core, alpha)
-                   for img, alpha in zip(style_images, alphas, strict=True)]
+        flat = functools.partial(self.features, wrap=False)  # a painting is not a torus
+        regions = [gram_targets(flat, self.color.painting(to_tensor(img).to(self.device), p_rgb), opts.style_layers,
+                                core, alpha) for img, alpha in zip(style_images, alphas, strict=True)]
         # Blending the Gram matrices: sum_k w_k ||G - A_k||^2 = ||G - sum_k w_k A_k||^2 + const when the
         # weights sum to 1, so one blended target has the same gradient as blended losses, at 1/K the cost.
         A = {n: sum(w * t[n] for w, t in zip(self.blend, regions, strict=True)) for n in opts.style_layers}
@@ -183,19 +184,6 @@ class StyleTransfer:
         self.scale = Scale(index, size, content_image, style_images, p_rgb, p, to_tensor(style_images[0]).to(
             self.device), tuple(criterion), core)
         return self.scale
-
-    def _gram_targets(self, a: torch.Tensor, core: int | None, alpha: torch.Tensor | None = None
-                      ) -> dict[str, torch.Tensor]:
-        """A painting's Gram matrices per position at the style layers, whole or added up tile by tile; with its
-        `alpha`, of its opaque pixels only (weighted as a --mask region)."""
-        layers = self.options.style_layers
-        term = StyleTerm({}, dict.fromkeys(layers, 1.0)) if alpha is None else \
-            GuidedStyleTerm([{}], dict.fromkeys(layers, 1.0), [alpha])
-        total = None
-        for piece, feats in responses(functools.partial(self.features, wrap=False), a, layers, core):
-            s = statistics([(term, 1.0)], feats, piece.window(a), piece)[0]
-            total = s if total is None else add(total, s)
-        return per_position(total) if alpha is None else masked_per_position(total)
 
     def _photo_statistics(self, p: torch.Tensor, style: StyleTerm, core: int | None) -> tuple[dict, dict]:
         """One pass of the photo: its responses P at the content layers (kept whole, so that a tile cuts its target)
@@ -223,9 +211,11 @@ class StyleTransfer:
 
     def initial_image(self, scale: Scale | None = None) -> torch.Tensor:
         opts, sc = self.options, scale or self.scale
-        if opts.init == "noise":
+        if opts.init == "noise" or (opts.init == "palette" and opts.texture):
             gen = torch.Generator().manual_seed(opts.seed)
             x = 0.5 + NOISE_STD * torch.randn(sc.p.shape, generator=gen)
+            if opts.init == "palette":  # a texture has no photo: white noise in the painting's colours
+                x = self.color.palette(x, sc.a)
         elif opts.init == "content":
             x = sc.p.clone()
         elif opts.init == "palette":
@@ -316,6 +306,19 @@ class StyleTransfer:
         if tuple(x.shape[-2:]) == tuple(reversed(resize_dims(self.content_size, self.options.size))):
             return x
         return upsample(x, self.prepare(self.options.size).p, self.options.seamless)
+
+def gram_targets(forward: Callable, a: torch.Tensor, layers: Sequence[str], core: int | None,
+                 alpha: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """A painting's Gram matrices per position at the style layers, whole or added up tile by tile; with its
+    `alpha`, of its opaque pixels only (weighted as a --mask region)."""
+    term = StyleTerm({}, dict.fromkeys(layers, 1.0)) if alpha is None else \
+        GuidedStyleTerm([{}], dict.fromkeys(layers, 1.0), [alpha])
+    total = None
+    for piece, feats in responses(forward, a, layers, core):
+        s = statistics([(term, 1.0)], feats, piece.window(a), piece)[0]
+        total = s if total is None else add(total, s)
+    return per_position(total) if alpha is None else masked_per_position(total)
+
 
 def upsample(x: torch.Tensor, p: torch.Tensor, wrap: bool = False) -> torch.Tensor:
     """The previous scale's result at the size of the photo p, with the photo's detail that the coarse scale could

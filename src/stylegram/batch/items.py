@@ -17,6 +17,7 @@ from ..choices import INITS, READABLE
 from ..errors import StylegramError
 from ..files import atomic_write
 from ..images import load_image
+from ..inputs import read_input
 from ..options import OptionErrors, Options, parse_fields
 
 MANIFEST = "manifest.jsonl"
@@ -171,13 +172,14 @@ class Inputs:
     bytes object comes back each time (a pool may ship it once)."""
 
     def __init__(self) -> None:
-        self._files: dict[tuple[str, str, int], bytes | StylegramError] = {}
+        self._files: dict[tuple[str, str, int, bool], bytes | StylegramError] = {}
 
-    def read(self, path: str, name: str, max_pixels: int) -> bytes:
-        key = (path, name, max_pixels)
+    def read(self, path: str, name: str, max_pixels: int, alpha: bool = False) -> bytes:
+        """`alpha`: a photo or painting, read as a run reads it (all-transparent refused)."""
+        key = (path, name, max_pixels, alpha)
         if key not in self._files:
-            try:
-                load_image(path, name, max_pixels)  # the single run's checks and words
+            try:  # the single run's checks and words
+                read_input(path, name, max_pixels, True) if alpha else load_image(path, name, max_pixels)
                 self._files[key] = Path(path).read_bytes()
             except StylegramError as e:
                 self._files[key] = e
@@ -194,4 +196,5 @@ class Inputs:
         files.update({f: getattr(item.options, f) for f in INPUT_FIELDS
                       if getattr(item.options, f) and getattr(item.options, f) not in INITS})
         return {"name": item.name, "options": item.options.to_dict(),
-                "files": {k: (p, self.read(p, k, item.options.max_pixels)) for k, p in files.items()}}
+                "files": {k: (p, self.read(p, k, item.options.max_pixels, k in ("content", "style") and
+                                           item.options.alpha == "keep")) for k, p in files.items()}}
