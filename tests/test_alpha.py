@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from stylegram import Options, StyleTransfer
+from stylegram.cli import main
 from stylegram.images import split_alpha
 
-from .conftest import make_painting, make_photo, run_cli
+from .conftest import make_painting, make_photo
 
 FAST = ("--size", "48", "--iterations", "6", "--scales", "1")
 
@@ -43,8 +44,7 @@ def rgba(tmp_path):
 def test_png_and_webp_keep_the_photos_alpha_resized_with_it(rgba, tmp_path, ext) -> None:
     photo, painting = rgba
     out = tmp_path / f"out.{ext}"
-    r = run_cli(str(photo), str(painting), "-o", str(out), *FAST)
-    assert r.returncode == 0, r.stderr
+    assert main([str(photo), str(painting), "-o", str(out), *FAST, "--quiet"]) == 0
     result = Image.open(out)
     assert result.mode == "RGBA" and result.size == (48, 36)
     expected = np.asarray(Image.open(photo).getchannel("A").resize((48, 36), Image.Resampling.LANCZOS), np.int16)
@@ -64,19 +64,20 @@ def test_jpeg_is_flattened_with_one_line_and_flatten_turns_alpha_off(rgba, tmp_p
     corner = np.asarray(Image.open(out).convert("RGB"))[:3, :3].mean()
     assert corner > 200  # flattened over white: the transparent corner is white
     flat = tmp_path / "flat.png"
-    assert run_cli(str(photo), str(painting), "-o", str(flat), *FAST, "--alpha", "flatten").returncode == 0
+    assert main([str(photo), str(painting), "-o", str(flat), *FAST, "--alpha", "flatten", "--quiet"]) == 0
     assert Image.open(flat).mode == "RGB"
 
 
-def test_all_transparent_photo_or_painting_is_refused(rgba, tmp_path) -> None:
+def test_all_transparent_photo_or_painting_is_refused(rgba, tmp_path, capsys) -> None:
     photo, painting = rgba
     clear = tmp_path / "clear.png"
     Image.new("RGBA", (40, 30), (255, 0, 0, 0)).save(clear)
     for args, words in [((clear, painting), "content: every pixel is transparent"),
                         ((photo, clear), "style: every pixel is transparent")]:
         out = tmp_path / "out.png"
-        r = run_cli(*map(str, args), "-o", str(out), *FAST)
-        assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert main([*map(str, args), "-o", str(out), *FAST]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
         assert not out.exists()
 
 
