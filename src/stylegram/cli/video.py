@@ -51,7 +51,7 @@ def build_parser() -> Parser:
     p.add_argument("--chunk-frames", type=integer, metavar="N", help="with --workers or --ray: frames per chunk "
                    f"(default: a shot split evenly over the workers; chunks share {OVERLAP} frames, cross-faded)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_flags(p, Options, skip=("alpha",), base=VIDEO_OPTIONS)  # frames are opaque
+    add_flags(p, Options, skip=("alpha", "seamless"), base=VIDEO_OPTIONS)  # frames: opaque; flow: not a torus
     return p
 
 
