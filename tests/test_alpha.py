@@ -168,3 +168,21 @@ def test_the_web_page_keeps_alpha_and_grows_a_texture_with_no_photo(tmp_path) ->
         assert texture.mode == "RGB" and texture.size == (32, 24)
         r = submit(client, {"texture": "yes"}, None, [png(make_painting())])  # balanced needs a photo
         assert r.status_code == 422 and "a texture has none" in r.json()["fields"]["texture"], r.text
+
+
+def test_batch_keeps_alpha_and_fails_an_all_transparent_photo_on_the_driver(rgba, tmp_path, capsys) -> None:
+    from .test_batch import TINY, manifest
+
+    photo, painting = rgba
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (40, 30), (255, 0, 0, 0)).save(clear)
+    out = tmp_path / "out"
+    assert main(["batch", str(photo), str(clear), "--style", str(painting), "-o", str(out), "--workers", "1",
+                 "--quiet", *TINY]) == 1
+    records = manifest(out)
+    done = [n for n, r in records.items() if r["status"] == "done"]
+    failed = [r for r in records.values() if r["status"] == "failed"]
+    assert len(done) == 1 and Image.open(out / done[0]).mode == "RGBA"
+    assert len(failed) == 1 and "every pixel is transparent" in failed[0]["error"] and failed[0]["attempts"] == 1
+    assert failed[0].get("worker") is None  # refused on the driver: no worker painted it
+    assert "Traceback" not in capsys.readouterr().err
