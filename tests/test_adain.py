@@ -43,6 +43,17 @@ def test_the_picture_has_the_photos_size_and_is_deterministic(model, w, h) -> No
     assert torch.equal(x, model.paint(p, [a], [1.0]))
 
 
+def test_on_a_torus_the_picture_commutes_with_rolling_the_photo() -> None:
+    torus = AdaIN(CPU, "fp32", wrap=True)
+    p, a = to_tensor(make_photo(64, 48)), to_tensor(make_painting())
+    shift = (16, 32)  # multiples of relu4_1's 8 px (and of the max pooling's grid)
+    x, rolled = torus.paint(p, [a], [1.0]), torus.paint(p.roll(shift, (-2, -1)), [a], [1.0])
+    torch.testing.assert_close(rolled, x.roll(shift, (-2, -1)), atol=1e-4, rtol=0)
+    plain = AdaIN(CPU, "fp32")
+    flat = plain.paint(p.roll(shift, (-2, -1)), [a], [1.0])
+    assert float((flat - plain.paint(p, [a], [1.0]).roll(shift, (-2, -1))).abs().max()) > 0.05  # edges are edges
+
+
 def test_blend_weights_strength_and_tiles(model) -> None:
     p, a, b = to_tensor(make_photo(96, 80)), to_tensor(make_painting()), to_tensor(make_photo(64, 64, seed=9))
     only_a = model.paint(p, [a], [1.0])

@@ -63,9 +63,10 @@ class Decoder(nn.Module):
             self.convs.append(conv)
         self.eval()
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+        """`wrap`: t is a torus (--seamless), padded circularly."""
         for key, conv in zip(DECODER_KEYS, self.convs, strict=True):
-            t = conv(pad(t))
+            t = conv(pad(t, wrap))
             if key != DECODER_KEYS[-1]:
                 t = F.relu(t)
             if key in UPSAMPLE_AFTER:
@@ -132,28 +133,31 @@ def plan_core(width: int, height: int, device: torch.device, budget: int | None,
 class AdaIN:
     """The encoder (our normalised VGG-19, max pooling) and the decoder on one device and precision."""
 
-    def __init__(self, device: torch.device, precision: str = "fp32", decoder: str | None = None) -> None:
-        self.device, self.precision = device, precision
+    def __init__(self, device: torch.device, precision: str = "fp32", decoder: str | None = None,
+                 wrap: bool = False) -> None:
+        """`wrap` (--seamless): the photo is a torus, encoded and decoded with circular padding (paintings are not)."""
+        self.device, self.precision, self.wrap = device, precision, wrap
         self.net: VGG19 = load_vgg19("bundled", None, "max", str(device))
         self.decoder = load_decoder(decoder, str(device))
 
-    def encode(self, x: torch.Tensor, core: int | None = None) -> torch.Tensor:
-        """relu4_1 of x, whole or assembled from tiles."""
+    def encode(self, x: torch.Tensor, core: int | None = None, wrap: bool = False) -> torch.Tensor:
+        """relu4_1 of x, whole or assembled from tiles (on a torus with `wrap`)."""
         def forward(v: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
             with autocast(self.precision, self.device):
-                return self.net(v.to(self.device), layers)
+                return self.net(v.to(self.device), layers, wrap=wrap)
 
         parts: dict[str, torch.Tensor] = {}
-        for piece, feats in responses(forward, x, (ENCODER_LAYER,), core):
+        for piece, feats in responses(forward, x, (ENCODER_LAYER,), core, wrap):
             assemble(parts, piece, feats, *x.shape[-2:])
         return parts[ENCODER_LAYER]
 
     @torch.no_grad()
     def decode(self, t: torch.Tensor, h: int, w: int, core: int | None = None) -> torch.Tensor:
-        """The h x w picture of relu4_1 responses t, whole or tile by tile (each tile decoded with its margin)."""
+        """The h x w picture of relu4_1 responses t, whole or tile by tile (each tile decoded with its margin; the
+        tiles of a torus are decoded as a plain image's: a seam there is left to the optimisation)."""
         if core is None:
             with autocast(self.precision, self.device):
-                return self.decoder(t)[..., :h, :w].float().clamp(0, 1)
+                return self.decoder(t, self.wrap)[..., :h, :w].float().clamp(0, 1)
         out = torch.empty((1, 3, h, w), device=t.device)
         for piece in grid(h, w, core):
             window = t[..., piece.wy0 // 8:-(-piece.wy1 // 8), piece.wx0 // 8:-(-piece.wx1 // 8)]
@@ -168,7 +172,7 @@ class AdaIN:
         """The AdaIN picture of `photo` (as the network sees it) in the paintings' style: their targets blended by
         `weights`, or placed by `mask` (white: the first painting, black: the second)."""
         h, w = photo.shape[-2:]
-        fc = self.encode(photo, core)
+        fc = self.encode(photo, core, self.wrap)
         targets = [adain(fc, self.encode(a, core), strength) for a in paintings]
         if mask is not None and len(targets) == 2:
             m = F.interpolate(mask.to(fc.device), size=fc.shape[-2:], mode="area")

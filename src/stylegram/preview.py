@@ -13,7 +13,7 @@ from .adain import AdaIN, adain_core
 from .color import ColorControl
 from .errors import StylegramError
 from .hardware import resolve_device, resolve_precision
-from .images import ImageLike, to_image, to_tensor, with_alpha
+from .images import ImageLike, periodic, to_image, to_tensor, with_alpha
 from .inputs import Inputs
 from .options import Options
 
@@ -26,19 +26,22 @@ class Preview:
 
 
 def preview(content: ImageLike, style: ImageLike | Sequence[ImageLike], options: Options | None = None) -> Preview:
-    """The AdaIN picture at options.size, with --style-blend, --mask, --preserve-color, --strength, --style-scale."""
+    """The AdaIN picture at options.size, with --style-blend, --mask, --preserve-color, --strength, --style-scale,
+    --seamless (whole pictures; tiles are decoded as a plain image's) and the photo's alpha."""
     opts = options or Options()
     if opts.weights != "bundled":
         raise StylegramError(f"preview needs --weights bundled: AdaIN's decoder fits only the normalised VGG-19 it "
                              f"was trained with, not {opts.weights}")
     inputs = Inputs.load(content, style, opts)
     device = resolve_device(opts.device)
-    model = AdaIN(device, resolve_precision(opts.precision, device))
+    model = AdaIN(device, resolve_precision(opts.precision, device), wrap=opts.seamless)
     photo, paintings = inputs.at(opts.size, opts.style_scale)
     color = ColorControl(opts.preserve_color)
     core = adain_core(photo.size, device, opts)
     t0 = time.perf_counter()
     p_rgb = to_tensor(photo).to(device)
+    if opts.seamless:
+        p_rgb = periodic(p_rgb)  # as the transfer's photo: edges that meet
     x = model.picture(p_rgb, paintings, color, inputs.blend, opts.strength, inputs.mask_at(photo.size, device), core)
     image = with_alpha(to_image(color.picture(x, p_rgb)), inputs.alpha)  # the photo's transparency kept
     return Preview(image, time.perf_counter() - t0, core)

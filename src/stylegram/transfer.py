@@ -221,10 +221,10 @@ class StyleTransfer:
         elif opts.init == "palette":
             x = self.color.palette(sc.p, sc.a)  # a start from the photo itself keeps the photo's palette
         elif opts.init == "adain":
-            x = AdaIN(self.device, self.precision).picture(sc.p_rgb, sc.style_images, self.color, self.blend,
-                                                           opts.strength, self.inputs.mask_at(sc.content_image.size,
-                                                                                              self.device),
-                                                           adain_core(sc.content_image.size, self.device, opts))
+            size = sc.content_image.size
+            x = AdaIN(self.device, self.precision, wrap=opts.seamless).picture(
+                sc.p_rgb, sc.style_images, self.color, self.blend, opts.strength,
+                self.inputs.mask_at(size, self.device), adain_core(size, self.device, opts))
         else:
             img = sc.style_images[0] if opts.init == "style" else self.inputs.init
             x = to_tensor(img.resize(sc.content_image.size, Image.Resampling.LANCZOS))
