@@ -14,7 +14,7 @@ from .flags import PROG, Parser, add_flags, options_from_args
 
 # The settings that change a one-pass picture; the optimisation's own (iterations, weights of the loss, ...) do not.
 FIELDS = ("size", "style_scale", "preserve_color", "style_blend", "mask", "strength", "device", "precision",
-          "max_memory", "tile", "weights", "max_pixels", "alpha")
+          "max_memory", "tile", "weights", "max_pixels", "alpha", "seamless")
 
 
 def build_parser() -> Parser:
