@@ -105,9 +105,10 @@ def split_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     x = to_tensor(img.convert("RGB"))
     a = torch.from_numpy(np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0)[None, None]
     levels = [(x * a, a)]
-    while min(levels[-1][1].shape[-2:]) > 1:
+    while max(levels[-1][1].shape[-2:]) > 1:  # down to 1 x 1: the image's mean colour under its alpha
         c, w = levels[-1]
-        levels.append((F.avg_pool2d(c, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
+        k = tuple(min(2, n) for n in w.shape[-2:])
+        levels.append((F.avg_pool2d(c, k, ceil_mode=True), F.avg_pool2d(w, k, ceil_mode=True)))
     c, w = levels[-1]
     fill = c / w.clamp(min=1e-6)
     for c, w in reversed(levels[:-1]):  # premultiplied colour over the coarser level's estimate, level by level

@@ -12,7 +12,7 @@ from PIL import Image
 
 from .choices import INITS, MIN_SIZE
 from .errors import StylegramError
-from .images import ImageLike, load_image, resize_dims, resize_long_side, split_alpha, to_tensor
+from .images import ImageLike, load_image, periodic, resize_dims, resize_long_side, split_alpha, to_tensor
 from .options import Options
 
 MASK_WRAP = 0.1  # --seamless --mask: the most the mask's opposite edges may differ on average (0..1)
@@ -38,7 +38,7 @@ class Inputs:
         if opts.texture:
             photo, alpha = paintings[0][0], None  # the canvas: the first painting's size, opaque
         elif content is None:
-            raise StylegramError("content: a photo is needed (or --texture, to grow a texture with none)")
+            raise StylegramError("content: a photo is needed (or `stylegram texture`, to grow a texture with none)")
         else:
             photo, alpha = read_input(content, "content", opts.max_pixels, opts.alpha == "keep")
         inputs = cls(photo, tuple(p for p, _ in paintings), blend,
@@ -67,17 +67,25 @@ class Inputs:
 
     def mask_at(self, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
         """The mask as a (1, 1, H, W) tensor at the photo's size, or None."""
-        if self.mask is None:
-            return None
-        return to_tensor(self.mask.resize(size, Image.Resampling.BILINEAR))[:, :1].to(device)
+        return _tensor_at(self.mask, size, device)
 
     def alpha_at(self, size: tuple[int, int], device: torch.device, alpha: Image.Image | None = None
                  ) -> torch.Tensor | None:
         """The photo's alpha (or a painting's, `alpha`) as a (1, 1, H, W) tensor of `size`, or None if opaque."""
-        a = self.alpha if alpha is None else alpha
-        if a is None:
-            return None
-        return to_tensor(a.resize(size, Image.Resampling.BILINEAR))[:, :1].to(device)
+        return _tensor_at(self.alpha if alpha is None else alpha, size, device)
+
+    def photo_at(self, photo: Image.Image, device: torch.device, seamless: bool) -> torch.Tensor:
+        """The photo (at a scale's size) as a tensor; with --seamless its periodic component, whose edges meet, so
+        neither the content term nor the one-pass picture asks for the photo's own seam."""
+        p = to_tensor(photo).to(device)
+        return periodic(p) if seamless else p
+
+
+def _tensor_at(img: Image.Image | None, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+    """A greyscale image (mask, alpha) as a (1, 1, H, W) tensor of `size`, or None."""
+    if img is None:
+        return None
+    return to_tensor(img.resize(size, Image.Resampling.BILINEAR))[:, :1].to(device)
 
 
 def read_input(source: ImageLike, what: str, max_pixels: int, keep_alpha: bool = True

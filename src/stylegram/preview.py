@@ -13,7 +13,7 @@ from .adain import AdaIN, adain_core
 from .color import ColorControl
 from .errors import StylegramError
 from .hardware import resolve_device, resolve_precision
-from .images import ImageLike, periodic, to_image, to_tensor, with_alpha
+from .images import ImageLike, to_image, with_alpha
 from .inputs import Inputs
 from .options import Options
 
@@ -39,9 +39,7 @@ def preview(content: ImageLike, style: ImageLike | Sequence[ImageLike], options:
     color = ColorControl(opts.preserve_color)
     core = adain_core(photo.size, device, opts)
     t0 = time.perf_counter()
-    p_rgb = to_tensor(photo).to(device)
-    if opts.seamless:
-        p_rgb = periodic(p_rgb)  # as the transfer's photo: edges that meet
+    p_rgb = inputs.photo_at(photo, device, opts.seamless)
     x = model.picture(p_rgb, paintings, color, inputs.blend, opts.strength, inputs.mask_at(photo.size, device), core)
     image = with_alpha(to_image(color.picture(x, p_rgb)), inputs.alpha)  # the photo's transparency kept
     return Preview(image, time.perf_counter() - t0, core)

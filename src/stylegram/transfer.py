@@ -21,7 +21,7 @@ from .adain import AdaIN, adain_core
 from .color import ColorControl
 from .errors import StylegramError
 from .hardware import autocast, needs_checkpointing, resolve_device, resolve_precision
-from .images import ImageLike, load_image, periodic, resize_dims, to_image, to_tensor, with_alpha
+from .images import ImageLike, load_image, resize_dims, to_image, to_tensor, with_alpha
 from .inputs import Inputs
 from .losses import (
     ContentTerm,
@@ -156,9 +156,7 @@ class StyleTransfer:
             return self.scale
         opts, core = self.options, self.plan[size]
         content_image, style_images = self.inputs.at(size, opts.style_scale)
-        p_rgb = to_tensor(content_image).to(self.device)
-        if opts.seamless:
-            p_rgb = periodic(p_rgb)  # a photo whose edges meet: the content term asks for no seam
+        p_rgb = self.inputs.photo_at(content_image, self.device, opts.seamless)
         p = self.color.photo(p_rgb)
         alphas = [self.inputs.alpha_at(img.size, self.device, a) if a is not None else None
                   for img, a in zip(style_images, self.inputs.style_alphas, strict=True)]

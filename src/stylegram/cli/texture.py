@@ -27,7 +27,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str]) -> int:
     ns = build_parser().parse_args(list(argv))
-    options = options_from_args(ns, TEXTURE_OPTIONS)  # --init content|palette|adain refused there, in one line
+    options = options_from_args(ns, TEXTURE_OPTIONS)  # --init content|adain refused there, in one line
     # no photo: the canvas is the first painting at --size (its aspect)
     job = Job(None, list(ns.paintings), ns.output, options, from_args(Outputs, ns))
     return finish(run_job(job, ns.quiet))

@@ -116,20 +116,27 @@ async def _inputs(form: Any, queue: JobQueue, access: Access, person: str) -> tu
         return photo, [painting], None, {"content": "astronaut (bundled)",
                                                                  "style": ["procedural painting (bundled)"]}
     uploads = form.getlist("style")
-    texture = str(form.get("texture", "")).strip().lower() in ("yes", "on", "true", "1")
-    if texture and uploads and not isinstance(form.get("content"), UploadFile):  # no photo: the first painting is
-        styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads[:MAX_STYLES])]  # the canvas
+    if len(uploads) > MAX_STYLES:
+        raise BadInput(400, f"at most {MAX_STYLES} paintings, got {len(uploads)}")
+    if uploads and _texture(form) and not isinstance(form.get("content"), UploadFile):  # no photo: the first
+        styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads)]  # painting is the canvas
         return styles[0], styles, None, {"content": "(texture: no photo)", "style": [u.filename for u in uploads]}
     if not uploads or not isinstance(form.get("content"), UploadFile):
         missing = ({} if isinstance(form.get("content"), UploadFile) else {"content": "choose a photo"}) | \
             ({} if uploads else {"style": "choose at least one painting"})
         raise BadInput(400, "choose a photo and at least one painting (or the demo pair)", missing)
-    if len(uploads) > MAX_STYLES:
-        raise BadInput(400, f"at most {MAX_STYLES} paintings, got {len(uploads)}")
     content = await _image(form["content"], "photo")
     styles = [await _image(u, f"painting {k + 1}") for k, u in enumerate(uploads)]
     mask = await _image(form["mask"], "mask") if isinstance(form.get("mask"), UploadFile) else None
     return content, styles, mask, {"content": form["content"].filename, "style": [u.filename for u in uploads]}
+
+
+def _texture(form: Any) -> bool:
+    """Whether the form asks for a texture (a value the field's parser refuses is reported with the options)."""
+    try:
+        return boolean(str(form.get("texture") or "no"))
+    except ValueError:
+        return False
 
 
 @functools.lru_cache(maxsize=1)
